@@ -1,0 +1,1 @@
+"""WARC read/write, atomic Parquet/Arrow writing with manifests, HTTP fetching with safety checks."""
