@@ -252,6 +252,12 @@ def _iter_warc(path: str, cap: int):
             for rec in ArchiveIterator(stream, record_types=wanted, parse_http=False):
                 last = rec.stream_pos
                 block = rec.reader.read(cap + 1)
+                if len(block) < min(rec.content_length, cap + 1):
+                    # fastwarc ends a record quietly at a cut gzip member: the block is shorter than
+                    # its Content-Length. Count it; nothing after it can be framed.
+                    yield (rec.stream_pos, "read.truncated",
+                           f"record has {len(block)} of {rec.content_length} bytes")
+                    return
                 h = rec.headers
                 yield {"offset": rec.stream_pos, "type": str(rec.record_type).split(".")[-1],
                        "url": clean_url(h.get("WARC-Target-URI")), "date": h.get("WARC-Date") or "",
