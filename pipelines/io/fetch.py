@@ -82,10 +82,12 @@ def address_refusal(ip: str, allow_loopback: bool = False, allow_private: bool =
         return f"{ip} is a cloud metadata address"
     if addr.is_link_local:
         return f"{ip} is link-local"
-    if addr.is_multicast or addr.is_unspecified or addr.is_reserved:
-        return f"{ip} is multicast, unspecified or reserved"
-    if addr.is_loopback:
+    if addr.is_multicast or addr.is_unspecified:
+        return f"{ip} is multicast or unspecified"
+    if addr.is_loopback:  # before is_reserved: Python counts ::1 as reserved (::/8)
         return None if (allow_loopback or allow_private) else f"{ip} is loopback (allow with --allow-loopback)"
+    if addr.is_reserved:
+        return f"{ip} is reserved"
     if addr.is_global:
         return None
     if allow_private and (addr.is_private or addr in ipaddress.ip_network("100.64.0.0/10")):
@@ -254,10 +256,15 @@ class Fetcher:
         if declared and declared.isdigit() and int(declared) > cfg.max_body_bytes:
             raise _Cap("too_large", f"Content-Length {declared} > max_body_bytes={cfg.max_body_bytes}")
         chunks, size = [], 0
+        sock = getattr(resp.connection, "sock", None)
         while True:
-            if time.time() > deadline:
+            left = deadline - time.time()
+            if left <= 0:
                 raise _Cap("timeout", f"body not complete after request_seconds={cfg.request_seconds}")
-            chunk = resp.read(CHUNK, decode_content=False)
+            if sock is not None:  # no single wait may outlast the request's wall-clock budget
+                sock.settimeout(min(cfg.read_timeout, left))
+            # read1: one receive at a time, so a server dripping bytes cannot hold a read open forever.
+            chunk = resp.read1(CHUNK, decode_content=False)
             if not chunk:
                 return b"".join(chunks)
             size += len(chunk)
