@@ -12,6 +12,7 @@ with N the parameter count and the peak the device's dense bf16 rate (``PEAK_FLO
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -66,11 +67,13 @@ class TrainConfig:
     seed: int = 0  # seeds the init and the sampler
     device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:1", ...
     compile: bool | None = None  # torch.compile the model; None = on for cuda, off on the CPU
+    compile_mode: str = "default"  # torch.compile mode, e.g. "max-autotune-no-cudagraphs" (slow to compile)
     bf16: bool | None = None  # bf16 autocast; None = on for cuda, off on the CPU
     first_loss_tolerance: float = 0.25  # guard: first loss must be within this fraction of ln(vocab)
     spike_ratio: float = 1.8  # guard: stop when a loss exceeds this multiple of its smoothed value
     spike_warmup: int = 50  # guard: steps before the spike check starts
     peak_flops: float = 0.0  # device peak FLOP/s for MFU (0 = look the device up in PEAK_FLOPS)
+    attention: str = "auto"  # SDPA kernel on cuda: "auto" (torch's choice), "cudnn" or "flash" preferred
     stop_after: int = 0  # stop (like a kill) after this many steps in this process; tests resume with it
     progress: bool = True  # tqdm bar on stderr
     cpu_threads: int = 1  # torch intra-op threads on the CPU (0 = torch's default); small models gain nothing
@@ -82,6 +85,8 @@ class TrainConfig:
                 raise ValueError(f"'{name}' must be > 0 (got {getattr(self, name)})")
         if self.lr <= 0:
             raise ValueError(f"'lr' must be > 0 (got {self.lr})")
+        if self.attention not in ("auto", "cudnn", "flash"):
+            raise ValueError(f"'attention' must be 'auto', 'cudnn' or 'flash' (got {self.attention!r})")
         if self.schedule not in ("cosine", "wsd"):
             raise ValueError(f"'schedule' must be 'cosine' or 'wsd' (got {self.schedule!r})")
         for name in ("min_lr_ratio", "warmup_frac", "decay_frac"):
@@ -281,7 +286,7 @@ def train(model_cfg: GPTConfig, cfg: TrainConfig, sampler: Sampler, eval_sources
     _append_jsonl(metrics_path, header)
 
     check_causal(model, model_cfg.vocab_size, T, device)
-    fwd = torch.compile(model) if use_compile else model
+    fwd = torch.compile(model, mode=cfg.compile_mode) if use_compile else model
     loader = Loader(sampler, cfg.batch_size, pin=device.type == "cuda")
 
     def save_checkpoint(step: int, sampler_state: dict) -> None:
@@ -313,8 +318,17 @@ def train(model_cfg: GPTConfig, cfg: TrainConfig, sampler: Sampler, eval_sources
     rates: list[tuple[float, float]] = []  # (tokens/s, seconds) of each log window after the first
     steps_this_run = 0
     bar = None
+    stack = contextlib.ExitStack()
     try:
         from tqdm import tqdm
+
+        if device.type == "cuda" and cfg.attention != "auto":
+            from torch.nn.attention import SDPBackend, sdpa_kernel
+
+            first = SDPBackend.CUDNN_ATTENTION if cfg.attention == "cudnn" else SDPBackend.FLASH_ATTENTION
+            rest = [b for b in (SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION,
+                                SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH) if b != first]
+            stack.enter_context(sdpa_kernel([first, *rest], set_priority=True))
 
         bar = tqdm(total=total_steps, initial=start_step, disable=not cfg.progress, file=bar_out,
                    unit="step", dynamic_ncols=True, leave=False)
@@ -404,6 +418,7 @@ def train(model_cfg: GPTConfig, cfg: TrainConfig, sampler: Sampler, eval_sources
         e.args = (msg,)
         raise
     finally:
+        stack.close()
         loader.close()
         if bar is not None:
             bar.close()
