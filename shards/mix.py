@@ -121,7 +121,7 @@ class MixSampler:
         self.seq_len = seq_len
         self.seed = int(seed)
         self.names = list(self.mix.groups)
-        self.shares = np.array([self.mix.shares[g] for g in self.names])
+        self.shares = [self.mix.shares[g] for g in self.names]
         self.sets: dict[str, ShardSet] = {g: open_set(os.path.join(shards_dir, g), **expect) for g in self.names}
         first = self.sets[self.names[0]]
         for g in self.names[1:]:
@@ -156,7 +156,7 @@ class MixSampler:
             self._order[g] = cached
         return cached[1], cached[2]
 
-    def _next_window(self, g: str) -> np.ndarray:
+    def _next_start(self, g: str) -> int:
         offset, order = self._epoch_order(g)
         if self.pos[g] >= len(order):
             self.epoch[g] += 1
@@ -164,23 +164,32 @@ class MixSampler:
             offset, order = self._epoch_order(g)
         start = offset + int(order[self.pos[g]]) * self.seq_len
         self.pos[g] += 1
-        return self.sets[g].window(start, self.seq_len + 1)
+        return start
 
-    def _pick(self) -> int:
-        drawn = np.array([self.group_rows[g] for g in self.names], dtype=np.float64)
-        deficit = self.shares * (self.rows + 1) - drawn
-        return int(np.argmax(deficit))  # ties go to the group listed first
+    def _pick(self) -> str:
+        best, best_deficit = 0, None
+        for k, g in enumerate(self.names):  # plain Python: a handful of groups, called once per row
+            deficit = self.shares[k] * (self.rows + 1) - self.group_rows[g]
+            if best_deficit is None or deficit > best_deficit:  # ties go to the group listed first
+                best, best_deficit = k, deficit
+        return self.names[best]
 
     def batch(self, batch_size: int) -> np.ndarray:
         """int64 [batch_size, seq_len+1]: inputs = [:, :-1], targets = [:, 1:]."""
         if batch_size < 1:
             raise ValueError(f"'batch_size' must be >= 1 (got {batch_size})")
-        out = np.empty((batch_size, self.seq_len + 1), dtype=np.int64)  # [B, T+1]
+        rows: dict[str, list[int]] = {g: [] for g in self.names}
+        starts: dict[str, list[int]] = {g: [] for g in self.names}
         for r in range(batch_size):
-            g = self.names[self._pick()]
-            out[r] = self._next_window(g)
+            g = self._pick()
+            rows[g].append(r)
+            starts[g].append(self._next_start(g))
             self.group_rows[g] += 1
             self.rows += 1
+        out = np.empty((batch_size, self.seq_len + 1), dtype=np.int64)  # [B, T+1]
+        for g in self.names:
+            if rows[g]:
+                out[rows[g]] = self.sets[g].gather(starts[g], self.seq_len + 1)
         return out
 
     def token_shares(self) -> dict[str, float]:

@@ -7,6 +7,7 @@ error naming the field, both values and the fix.
 """
 from __future__ import annotations
 
+import bisect
 import glob as globlib
 import os
 from typing import Iterator
@@ -72,6 +73,7 @@ class ShardSet:
         self._tokens: list[np.ndarray] = []
         self._offsets: list[np.ndarray] = []
         self._maps: list[pa.MemoryMappedFile] = []  # kept open: the numpy views point into them
+        self._views: dict[tuple[int, int], np.ndarray] = {}
         for f in self.files:
             meta, tokens, offsets, mm = _map_file(f)
             if self.metas:
@@ -96,6 +98,7 @@ class ShardSet:
         self.num_docs = sum(m.num_docs for m in self.metas)
         sizes = np.array([len(t) for t in self._tokens], dtype=np.int64)
         self._starts = np.concatenate([[0], np.cumsum(sizes)])  # file i holds [starts[i], starts[i+1])
+        self._starts_list = self._starts.tolist()  # bisect on a list: no numpy call per window
         self.num_tokens = int(self._starts[-1])
 
     def _same(self, meta: ShardMeta, path: str) -> None:
@@ -127,9 +130,10 @@ class ShardSet:
         if length < 0 or start < 0 or start + length > self.num_tokens:
             raise IndexError(f"window [{start}, {start + length}) is outside the stream [0, {self.num_tokens}) "
                              f"of {self.group}/{self.split}")
-        i = int(np.searchsorted(self._starts, start, side="right")) - 1
-        lo = start - int(self._starts[i])
-        if start + length <= self._starts[i + 1]:
+        starts = self._starts_list
+        i = bisect.bisect_right(starts, start) - 1
+        lo = start - starts[i]
+        if start + length <= starts[i + 1]:
             return self._tokens[i][lo:lo + length]
         parts, need = [], length
         while need > 0:
@@ -138,6 +142,46 @@ class ShardSet:
             need -= len(piece)
             i, lo = i + 1, 0
         return np.concatenate(parts)
+
+    def gather(self, starts, length: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Many windows at once: ``out[k] = window(starts[k], length)``, as int64 [n, length] by default.
+
+        Windows inside one file are copied by one numpy fancy-index per file over a sliding-window
+        view (no index arrays, no Python loop per row); the rare window that crosses files goes
+        through :meth:`window`.
+        """
+        starts = np.asarray(starts, dtype=np.int64)
+        if out is None:
+            out = np.empty((len(starts), length), dtype=np.int64)  # [n, length]
+        if len(starts) == 0:
+            return out
+        first, last = int(starts.min()), int(starts.max())
+        if length < 1 or first < 0 or last + length > self.num_tokens:
+            bad = last if last + length > self.num_tokens else first
+            raise IndexError(f"window [{bad}, {bad + length}) is outside the stream [0, {self.num_tokens}) "
+                             f"of {self.group}/{self.split}")
+        bounds = self._starts_list
+        i = bisect.bisect_right(bounds, first) - 1
+        if last + length <= bounds[i + 1]:  # all in one file: the common case
+            out[:] = self._sliding(i, length)[starts - bounds[i]]
+            return out
+        fidx = np.searchsorted(self._starts, starts, side="right") - 1
+        inside = starts + length <= self._starts[fidx + 1]
+        for i in set(fidx[inside].tolist()):
+            rows = np.flatnonzero(inside & (fidx == i))
+            out[rows] = self._sliding(i, length)[starts[rows] - bounds[i]]
+        for k in np.flatnonzero(~inside).tolist():
+            out[k] = self.window(int(starts[k]), length)
+        return out
+
+    def _sliding(self, i: int, length: int) -> np.ndarray:
+        """File i as a [len - length + 1, length] view whose row k is tokens[k:k+length] (no copy)."""
+        key = (i, length)
+        view = self._views.get(key)
+        if view is None:
+            view = np.lib.stride_tricks.sliding_window_view(self._tokens[i], length)
+            self._views[key] = view
+        return view
 
     def eval_windows(self, seq_len: int, max_tokens: int) -> Iterator[np.ndarray]:
         """Windows of seq_len+1 tokens (inputs [:-1], targets [1:]) for held-out evaluation.

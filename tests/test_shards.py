@@ -68,6 +68,14 @@ def test_windows_are_views_and_cross_files_correctly(enc, texts, tmp_path):
     np.testing.assert_array_equal(s.window(0, len(stream)), stream)
     with pytest.raises(IndexError, match=r"outside the stream \[0, "):
         s.window(len(stream) - 10, 11)
+    # many windows at once (what the mix sampler uses), including ones that cross files
+    starts = np.concatenate([np.random.default_rng(0).integers(0, len(stream) - 40, 200),
+                             [len(t1) - 5, len(t1) + len(t2) - 1, len(stream) - 40]])
+    got = s.gather(starts, 40)
+    assert got.dtype == np.int64 and got.shape == (len(starts), 40)
+    np.testing.assert_array_equal(got, np.stack([stream[a:a + 40] for a in starts]))
+    with pytest.raises(IndexError, match="outside the stream"):
+        s.gather([0, len(stream) - 39], 40)
     with pytest.raises(IndexError):
         s.window(-1, 3)
 
