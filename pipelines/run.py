@@ -1,6 +1,7 @@
 """``gristmill run``: the whole data path on the bundled sample crawl, with no flags.
 
-curate -> (later stages as they exist) into ./gristmill-out/, then a summary table per job.
+curate -> dedup -> tokenizer -> tokenize (kept and rejected groups) -> a tiny CPU ablation of two mixes,
+into ./gristmill-out/, with a summary table per job and the ablation's verdicts.
 """
 from __future__ import annotations
 
@@ -27,16 +28,44 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="gristmill run", description=__doc__.split("\n")[0])
     p.add_argument("--input", nargs="+", metavar="GLOB", help="WARC files (default: the bundled sample crawl)")
     p.add_argument("--output", default="gristmill-out", metavar="DIR", help="output folder (default ./gristmill-out)")
+    p.add_argument("--mixes", default=str(SAMPLE.parent / "mixes" / "sample.yaml"), metavar="YAML",
+                   help="mixes to compare (default examples/mixes/sample.yaml)")
+    p.add_argument("--vocab-size", type=int, default=4096, help="BPE vocabulary for the sample (default 4096)")
+    p.add_argument("--tokens", type=float, default=3e5, help="training tokens per ablation run (default 3e5)")
     args, beam_args = p.parse_known_args(argv)
     inputs = args.input or sample_inputs()
     out = Path(args.output)
     started = time.time()
 
-    from pipelines import curate
+    from pipelines import ablate, curate, dedup, tokenize, tokenizer_cmd
 
-    print(f"== curate: {len(inputs)} WARC files -> {out / 'curate'}", flush=True)
+    def step(title: str) -> None:
+        print(f"\n== {title}", flush=True)
+
+    step(f"curate: {len(inputs)} WARC files -> {out / 'curate'}")
     report = curate.run(["--input", *inputs, "--output", str(out / "curate"), *beam_args])
     print(summary_table(report), flush=True)
+
+    step(f"dedup: MinHash near duplicates -> {out / 'dedup'}")
+    report = dedup.run(["--input", str(out / "curate" / "docs" / "*.parquet"), "--output", str(out / "dedup"), *beam_args])
+    print(summary_table(report), flush=True)
+
+    step(f"tokenizer: byte-level BPE ({args.vocab_size} tokens) on the kept documents -> {out / 'tokenizer.json'}")
+    tok = str(out / "tokenizer.json")
+    tokenizer_cmd.main(["train", "--input", str(out / "dedup" / "docs" / "*.parquet"),
+                        "--vocab-size", str(args.vocab_size), "--output", tok])
+
+    step(f"tokenize: kept and rejected documents into two shard groups -> {out / 'shards'}")
+    rejected = [str(out / "curate" / "rejected" / "*.parquet"), str(out / "dedup" / "rejected" / "*.parquet")]
+    report = tokenize.run(["--input", str(out / "dedup" / "docs" / "*.parquet") + "=kept",
+                           *[r + "=rejected" for r in rejected], "--tokenizer", tok,
+                           "--output", str(out / "shards"), *beam_args])
+    print(summary_table(report), flush=True)
+
+    step(f"ablate: a tiny CPU model per mix x seed ({args.mixes}) -> {out / 'ablate'}")
+    ablate.main(["--shards", str(out / "shards"), "--mixes", args.mixes, "--preset", "tiny",
+                 "--tokens", str(args.tokens), "--seeds", "2", "--tokenizer", tok, "--curate", str(out / "curate"),
+                 "--output", str(out / "ablate"), "--device", "cpu", "--no-progress"])
 
     print(f"\ngristmill run: done in {time.time() - started:.0f} s; reports under {out}/*/report.json")
     return 0
