@@ -124,3 +124,24 @@ def test_group_by_numeric_rules_and_column(tok_path, tmp_path):
     with pytest.raises(SystemExit, match="not 'COLUMN OP NUMBER:GROUP'"):
         tokenize.run(["--input", f"{FIX}/docs-0.parquet", "--group-by", "q>>1:a,b", "--tokenizer", tok_path,
                       "--output", str(tmp_path / "y")])
+
+
+def test_per_file_function_missing_column_and_stale_partial_output(tok_path, tmp_path):
+    from shards.build import tokenize_file
+    from shards.group_by import parse
+
+    enc = load(tok_path)
+    out = tmp_path / "out"
+    rec = tokenize_file(str(FIX / "docs-0.parquet"), parse("no_such_column"), enc, str(out), val_fraction=0.1)
+    assert rec["counts"]["read"]["failed"] == {"read.missing_column": 1}
+    assert "no_such_column" in rec["error"] and rec["outputs"] == []
+    # a crashed earlier attempt left an extra shard number behind: redoing the input removes it
+    name = Path(tokenize_file(str(FIX / "docs-1.parquet"), parse("const:kept"), enc, str(out),
+                              val_fraction=0.1)["outputs"][0]["path"]).name
+    stale = out / "kept" / name.replace("-0000.arrow", "-0007.arrow")
+    stale.write_bytes((out / "kept" / name).read_bytes())
+    for marker in (out / "_inputs").glob("docs-1-*.done.json"):
+        marker.unlink()  # as if the worker died before marking the input done
+    rec = tokenize_file(str(FIX / "docs-1.parquet"), parse("const:kept"), enc, str(out), val_fraction=0.1)
+    assert not rec["skipped"] and not stale.exists()
+    assert tokenize_file(str(FIX / "docs-1.parquet"), parse("const:kept"), enc, str(out), val_fraction=0.1)["skipped"]
