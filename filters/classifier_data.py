@@ -1,0 +1,204 @@
+"""Labelled rows for the three classifiers, built from the shared data folder (see its SOURCE.md files).
+
+Every row is a dict ``{"text", "label" (1 = the class the score measures), "group", "file", ...}``;
+``file`` is relative to the data root, so model cards name files the same way on every machine.
+``group`` is what a train/test split must keep together (a book, a speech, a web page, the human
+source of a machine continuation), so that no held-out number is inflated by near-copies in training.
+Everything here is deterministic: same files, same rows in the same order.
+"""
+from __future__ import annotations
+
+import glob
+import gzip
+import hashlib
+import json
+import os
+import re
+
+DEFAULT_DATA = os.environ.get(
+    "GRISTMILL_DATA", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data"))
+
+
+def _h(s: str) -> str:
+    return hashlib.sha1(s.encode("utf-8", "replace")).hexdigest()[:12]
+
+
+def read_text(path: str) -> str:
+    # Some Gutenberg files are Latin-1, not UTF-8 (shared/data/reference/SOURCE.md).
+    raw = open(path, "rb").read()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+_WT_SUBS = [(" @-@ ", "-"), (" @,@ ", ","), (" @.@ ", "."), (" 's", "'s"), (" n't", "n't"),
+            (" ,", ","), (" .", "."), (" ;", ";"), (" :", ":"), (" !", "!"), (" ?", "?"),
+            ("( ", "("), (" )", ")"), ("<unk>", "thing")]
+
+
+def detokenize_wikitext(line: str) -> str:
+    """Undo WikiText's tokenization so the classifier cannot learn 'tokenized = good'."""
+    for a, b in _WT_SUBS:
+        line = line.replace(a, b)
+    return re.sub(r'" ([^"]*?) "', r'"\1"', line).strip()
+
+
+def chunks(text: str, words: int = 150) -> list[str]:
+    """Split on blank lines into paragraphs and pack them into pieces of about ``words`` words.
+
+    Single newlines inside a paragraph are hard wraps (Gutenberg) and become spaces. A paragraph
+    longer than the budget is cut into word windows.
+    """
+    paras = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.replace("\r\n", "\n"))]
+    out, cur, n = [], [], 0
+    for p in paras:
+        w = p.split()
+        if not w:
+            continue
+        while len(w) > words:
+            if cur:
+                out.append("\n\n".join(cur))
+                cur, n = [], 0
+            out.append(" ".join(w[:words]))
+            w = w[words:]
+        if n + len(w) > words and cur:
+            out.append("\n\n".join(cur))
+            cur, n = [], 0
+        cur.append(" ".join(w))
+        n += len(w)
+    if cur:
+        out.append("\n\n".join(cur))
+    return [c for c in out if len(c.split()) >= 20]
+
+
+def reference_docs(root: str = DEFAULT_DATA) -> list[dict]:
+    """Clean human-written reference documents: books, WikiText articles, speeches."""
+    docs = []
+    for path in sorted(glob.glob(os.path.join(root, "reference", "gutenberg", "*.txt"))):
+        docs.append({"text": read_text(path), "group": "gutenberg/" + os.path.basename(path), "file": os.path.relpath(path, root)})
+    for path in sorted(glob.glob(os.path.join(root, "reference", "wikitext-2", "*.txt"))):
+        article, title = [], None
+        for line in read_text(path).splitlines():
+            s = line.strip()
+            if re.fullmatch(r"= [^=].*[^=] =", s):  # a top-level heading starts a new article
+                if article and title:
+                    docs.append({"text": "\n\n".join(article), "group": "wikitext/" + title, "file": os.path.relpath(path, root)})
+                article, title = [], s.strip("= ")
+            elif s and not s.startswith("="):
+                article.append(detokenize_wikitext(s))
+        if article and title:
+            docs.append({"text": "\n\n".join(article), "group": "wikitext/" + title, "file": os.path.relpath(path, root)})
+    sp = os.path.join(root, "reference", "us_speeches", "speeches.jsonl")
+    if os.path.exists(sp):
+        for line in open(sp, encoding="utf-8"):
+            r = json.loads(line)
+            docs.append({"text": r["text"], "group": "speech/" + r["id"], "file": os.path.relpath(sp, root)})
+    return docs
+
+
+def web_pages(root: str = DEFAULT_DATA) -> list[dict]:
+    """Web text as a crawler gets it: trafilatura's main text of every HTML page in the shared data.
+
+    The scrapinghub article pages and the HTML response records of the WARC files under warc/
+    (malformed files are skipped by the reader's own error; they are test inputs, not text).
+    """
+    import trafilatura
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    pages = []
+    for path in sorted(glob.glob(os.path.join(root, "extraction", "scrapinghub", "html", "*.html.gz"))):
+        html = gzip.open(path).read().decode("utf-8", errors="replace")
+        text = trafilatura.extract(html, fast=True) or ""
+        pages.append({"text": text, "group": "page/" + os.path.basename(path)[:16], "file": os.path.relpath(path, root)})
+    for path in sorted(glob.glob(os.path.join(root, "warc", "*", "*.warc*"))):
+        if "/malformed/" in path or path.endswith((".wet.gz", ".wat.gz")):
+            continue
+        try:
+            with open(path, "rb") as f:
+                for rec in ArchiveIterator(f, record_types=WarcRecordType.response):
+                    ctype = rec.http_headers.get("Content-Type", "") if rec.http_headers else ""
+                    if "html" not in ctype.lower():
+                        continue
+                    body = rec.reader.read()
+                    text = trafilatura.extract(body.decode("utf-8", errors="replace"), fast=True) or ""
+                    url = rec.headers.get("WARC-Target-URI", "")
+                    pages.append({"text": text, "group": "warc/" + _h(url + os.path.relpath(path, root)), "file": os.path.relpath(path, root)})
+        except (OSError, ValueError) as e:  # an unreadable sample file is skipped, never fatal here
+            print(f"classifier_data: skipping {path}: {e}")
+    return [p for p in pages if len(p["text"].split()) >= 20]
+
+
+def quality_rows(root: str = DEFAULT_DATA, words: int = 150, neg_ratio: float = 3.0) -> list[dict]:
+    """Positives: reference chunks (label 1). Negatives: web page chunks (label 0).
+
+    Positives are subsampled deterministically (by hash) to at most ``neg_ratio`` x the negatives so
+    that the score is not dominated by the much larger reference corpus.
+    """
+    neg = [{"text": c, "label": 0, "group": p["group"], "file": p["file"]}
+           for p in web_pages(root) for c in chunks(p["text"], words)]
+    pos = [{"text": c, "label": 1, "group": d["group"], "file": d["file"]}
+           for d in reference_docs(root) for c in chunks(d["text"], words)]
+    budget = int(neg_ratio * len(neg))
+    if len(pos) > budget:
+        pos = sorted(pos, key=lambda r: _h(r["text"]))[:budget]
+    return pos + neg
+
+
+def llm_rows(root: str = DEFAULT_DATA) -> list[dict]:
+    path = os.path.join(root, "llm_generated", "fast_detect_gpt.jsonl")
+    rows = []
+    for line in open(path, encoding="utf-8"):
+        r = json.loads(line)
+        rows.append({"text": r["text"], "label": int(r["label"] == "machine"), "group": r["group"],
+                     "generator": r["generator"], "domain": r["domain"], "file": os.path.relpath(path, root)})
+    return rows
+
+
+def injection_rows(root: str = DEFAULT_DATA, web_per_doc: int = 6) -> list[dict]:
+    """Injections (label 1) vs benign text of every length (label 0).
+
+    Benign = TREC questions (short), Tensor Trust defender prompts (instruction-heavy hard negatives) and
+    pieces of clean long text (reference documents and scrapinghub articles) cut to lengths that span
+    the injections' lengths, so that length alone cannot separate the classes.
+    """
+    adv = os.path.join(root, "adversarial")
+    rows = []
+    p = os.path.join(adv, "prompt_injection.jsonl")
+    for line in open(p, encoding="utf-8"):
+        r = json.loads(line)
+        rows.append({"text": r["text"], "label": int(r["label"] == "injection"), "kind": r["kind"],
+                     "group": f"{r['kind']}/{r['sample_id']}", "file": os.path.relpath(p, root)})
+    p = os.path.join(adv, "tensor_trust_defenses.jsonl")
+    for line in open(p, encoding="utf-8"):
+        r = json.loads(line)
+        rows.append({"text": r["text"], "label": 0, "kind": r["kind"], "group": f"defense/{r['sample_id']}",
+                     "file": os.path.relpath(p, root)})
+    lengths = [60, 150, 300, 600, 1200, 2400]
+    gt = os.path.join(root, "extraction", "scrapinghub", "ground_truth.jsonl")
+    web = [{"text": json.loads(l)["text"], "group": "article/" + json.loads(l)["id"][:16], "file": os.path.relpath(gt, root)}
+           for l in open(gt, encoding="utf-8")]
+    for d in web + reference_docs(root):
+        text = " ".join(d["text"].split()) if d["group"].startswith("gutenberg") else d["text"]
+        n = 0
+        for i, c in enumerate(chunks(text, 400)):
+            if n >= web_per_doc:
+                break
+            cut = c[: lengths[int(_h(d["group"] + str(i)), 16) % len(lengths)]]
+            rows.append({"text": cut, "label": 0, "kind": "web_text", "group": d["group"], "file": d["file"]})
+            n += 1
+    return rows
+
+
+def split_by_group(rows: list[dict], test_fraction: float = 0.2, salt: str = "") -> tuple[list[int], list[int]]:
+    """Row indices (train, test), deciding per group by a hash: deterministic and never by row."""
+    train, test = [], []
+    cut = int(test_fraction * 10_000)
+    for i, r in enumerate(rows):
+        (test if int(_h(salt + r["group"]), 16) % 10_000 < cut else train).append(i)
+    return train, test
+
+
+def shuffled(indices: list[int], rows: list[dict], salt: str = "order") -> list[int]:
+    """A deterministic shuffle (by hash of text), so fastText never sees all of one label first."""
+    return sorted(indices, key=lambda i: _h(salt + rows[i]["text"]))

@@ -1,0 +1,171 @@
+"""Text in the HTML that a reader never sees: the classic carrier of web poisoning aimed at crawlers and LLM agents.
+
+Measured on the decoded HTML *before* extraction (extraction would either drop the hidden text, hiding
+the evidence, or keep it, hiding where it came from). Runs on ``doc["_html"]``; writes
+``hidden_text_ratio`` (hidden characters / all text characters of the body), ``hidden_text_chars`` and
+``hidden_injection_hits`` (instructions addressed to AI models found *in the hidden text*).
+
+An element is hidden when its inline style or a simple ``<style>`` rule (class / id / tag selectors)
+sets ``display:none``, ``visibility:hidden``, ``opacity:0``, a zero ``font-size``, a zero width or height
+with ``overflow:hidden``, a far off-screen position or text-indent, or a text colour equal to its
+background colour; or it has the ``hidden`` attribute or ``aria-hidden="true"``. Everything inside a hidden
+element is hidden. Scripts, styles, templates and noscript are not text and are not counted.
+
+Drop ``poison.hidden_text`` when the hidden ratio is at least ``max_ratio`` with at least ``min_chars``
+hidden characters, or when the hidden text carries any instruction to an AI model. Legitimate pages
+hide menus and dialogs, so the ratio threshold is set above what the real pages of the shared data
+show (see the README's measurement); hidden instructions are never legitimate.
+"""
+from __future__ import annotations
+
+import re
+
+from filters.verdict import drop, keep
+
+STAGE = "hidden_text"
+REASONS = ("poison.hidden_text",)
+COLUMNS = {"hidden_text_ratio": "float", "hidden_text_chars": "int", "hidden_injection_hits": "int"}
+DEFAULT_CONFIG = {"max_ratio": 0.8, "min_chars": 200, "enforce": True}
+
+_SKIP = {"script", "style", "template", "noscript", "head", "title", "meta", "link"}
+_HIDING = [
+    re.compile(r"display\s*:\s*none"),
+    re.compile(r"visibility\s*:\s*(hidden|collapse)"),
+    re.compile(r"(?<![-\w])opacity\s*:\s*0(\.0+)?\s*(;|$|!)"),
+    re.compile(r"font-size\s*:\s*0(\.0+)?\s*(px|em|rem|pt|%)?\s*(;|$|!)"),
+    re.compile(r"(text-indent|left|top|margin-left)\s*:\s*-\d{3,}"),
+    re.compile(r"clip\s*:\s*rect\(\s*0(px)?[\s,]+0(px)?[\s,]+0(px)?[\s,]+0(px)?\s*\)"),
+]
+_ZERO_BOX = re.compile(r"(?<![-\w])(width|height)\s*:\s*0(px)?\s*(;|$|!)")
+_OVERFLOW_HIDDEN = re.compile(r"overflow\s*:\s*hidden")
+_COLOR = re.compile(r"(?<![-\w])color\s*:\s*([^;!]+)")
+_BG = re.compile(r"background(-color)?\s*:\s*([^;!]+)")
+_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
+
+
+def _norm_color(c: str) -> str:
+    c = c.strip().lower().replace(" ", "")
+    named = {"white": "#ffffff", "black": "#000000", "#fff": "#ffffff", "#000": "#000000",
+             "rgb(255,255,255)": "#ffffff", "rgb(0,0,0)": "#000000"}
+    return named.get(c, c)
+
+
+def style_hides(style: str) -> bool:
+    s = style.lower()
+    if any(rx.search(s) for rx in _HIDING):
+        return True
+    if _ZERO_BOX.search(s) and _OVERFLOW_HIDDEN.search(s):
+        return True
+    fg, bg = _COLOR.search(s), _BG.search(s)
+    return bool(fg and bg and _norm_color(fg.group(1)) == _norm_color(bg.group(2).split()[0]))
+
+
+def _stylesheet_rules(root) -> tuple[set[str], set[str], set[str]]:
+    """Classes, ids and tags that a <style> block hides with a simple selector."""
+    classes, ids, tags = set(), set(), set()
+    for st in root.iter("style"):
+        css = re.sub(r"/\*.*?\*/", "", st.text or "", flags=re.S)
+        for selectors, body in _RULE.findall(css):
+            if not style_hides(body):
+                continue
+            for sel in selectors.split(","):
+                sel = sel.strip()
+                m = re.fullmatch(r"([a-zA-Z][\w-]*)?([.#][\w-]+)?", sel)
+                if not m or not sel:
+                    continue  # descendant/pseudo selectors: not modelled, never guessed
+                tag, rest = m.group(1), m.group(2)
+                if rest and rest[0] == ".":
+                    classes.add(rest[1:])
+                elif rest and rest[0] == "#":
+                    ids.add(rest[1:])
+                elif tag:
+                    tags.add(tag.lower())
+    return classes, ids, tags
+
+
+def measure(html: str) -> dict:
+    """{'total_chars', 'hidden_chars', 'hidden_text'} for an HTML string (lxml; malformed HTML is tolerated)."""
+    import lxml.html
+    from lxml import etree
+
+    try:
+        root = lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError):  # empty document, or a str with an encoding declaration
+        try:
+            root = lxml.html.document_fromstring(html.encode("utf-8", errors="replace"))
+        except (etree.ParserError, ValueError):
+            return {"total_chars": 0, "hidden_chars": 0, "hidden_text": ""}
+    classes, ids, tags = _stylesheet_rules(root)
+    total = hidden = 0
+    hidden_parts: list[str] = []
+
+    def is_hidden(el) -> bool:
+        a = el.attrib
+        if "hidden" in a or a.get("aria-hidden", "").strip().lower() == "true":
+            return True
+        if el.tag in tags or (a.get("id") and a.get("id") in ids):
+            return True
+        if classes and any(c in classes for c in a.get("class", "").split()):
+            return True
+        st = a.get("style")
+        return bool(st) and style_hides(st)
+
+    def walk(el, hid: bool) -> None:
+        nonlocal total, hidden
+        if not isinstance(el.tag, str):  # comments, processing instructions
+            tail = el.tail and el.tail.strip()
+            if tail:
+                total += len(tail)
+                if hid:
+                    hidden += len(tail)
+                    hidden_parts.append(tail)
+            return
+        tag = el.tag.lower()
+        if tag in _SKIP:
+            here = hid
+        else:
+            here = hid or is_hidden(el)
+            text = el.text and el.text.strip()
+            if text:
+                total += len(text)
+                if here:
+                    hidden += len(text)
+                    hidden_parts.append(text)
+        if tag not in _SKIP:
+            for child in el:
+                walk(child, here)
+        tail = el.tail and el.tail.strip()
+        if tail:  # the tail belongs to the parent's visibility, not this element's
+            total += len(tail)
+            if hid:
+                hidden += len(tail)
+                hidden_parts.append(tail)
+
+    body = root.find("body")
+    walk(body if body is not None else root, False)
+    return {"total_chars": total, "hidden_chars": hidden, "hidden_text": " ".join(hidden_parts)}
+
+
+def stage(config: dict):
+    """Runs before extraction on ``doc['_html']``."""
+    from filters.injection import rule_hits
+    from pipelines.stages import Stage
+
+    cfg = {**DEFAULT_CONFIG, **(config or {})}
+    max_ratio, min_chars = float(cfg["max_ratio"]), int(cfg["min_chars"])
+    if not 0.0 < max_ratio <= 1.0:
+        raise ValueError(f"'hidden_text.max_ratio' must be in (0, 1] (got {max_ratio})")
+    if min_chars < 0:
+        raise ValueError(f"'hidden_text.min_chars' must be >= 0 (got {min_chars})")
+
+    def fn(doc: dict):
+        m = measure(doc.get("_html") or "")
+        ratio = m["hidden_chars"] / m["total_chars"] if m["total_chars"] else 0.0
+        hits = sum(rule_hits(m["hidden_text"]).values()) if m["hidden_text"] else 0
+        sig = {"hidden_text_ratio": round(ratio, 6), "hidden_text_chars": m["hidden_chars"],
+               "hidden_injection_hits": int(hits)}
+        if hits or (ratio >= max_ratio and m["hidden_chars"] >= min_chars):
+            return drop("poison.hidden_text", **sig)
+        return keep(**sig)
+
+    return Stage(STAGE, fn, dict(COLUMNS), enforce=bool(cfg["enforce"]))

@@ -1,0 +1,114 @@
+"""Prompt injection and instructions addressed to AI models. Column ``injection_score``, reason ``poison.injection``.
+
+A fastText classifier over word n-grams, combined by logistic regression (filters/combiner.py) with
+training-free signals that describe the *act* of addressing a model rather than one attack's wording:
+rule hits for instruction overrides, role/turn markers and chat-template tokens, imperative density
+and the unicode anomaly count. The benign side of training deliberately includes long web and book
+text and the Tensor Trust defenders' own instructions (hard negatives), so that neither length nor
+"is an instruction" alone decides. The combiner is trained on out-of-fold fastText probabilities.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+
+import numpy as np
+
+from filters import fasttext_model as ftm
+from filters import unicode_anomalies
+from filters.combiner import Combiner
+from filters.verdict import drop, keep
+
+STAGE = "injection"
+REASONS = ("poison.injection",)
+COLUMNS = {"injection_score": "float", "ai_instruction_hits": "int"}
+DEFAULT_MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "injection")
+DEFAULT_CONFIG = {"model": DEFAULT_MODEL_DIR, "threshold": 0.5, "enforce": True}
+
+# Each pattern is one kind of move an injection makes; a text's hit count is how many kinds it makes.
+RULES = {
+    "override": r"\b(ignore|disregard|forget|override|bypass|skip)\b[^.\n]{0,40}\b(instructions?|rules?|prompts?|directions?|guidelines?|context|above|previous|prior)\b",
+    "new_instructions": r"\b(new|updated|real|actual|revised|following) (instructions?|rules?|task|directive)s?\b",
+    "you_are_now": r"\b(you are now|from now on|act as|pretend (to be|you are)|roleplay|you will now|your new (role|task))\b",
+    "role_marker": r"(^|\n|[.!?]\s)\s*(system|assistant|user|human|ai|instruction|response)\s*:|\[/?(inst|system)\]|<\|[a-z_]+\|>|###\s*(instruction|system)",
+    "ai_addressed": r"\b(as an ai|language model|llm|chatgpt|gpt-?\d|the ai|ai assistant|your (system )?prompt|system prompt)\b",
+    "say_exactly": r"\b(say|print|output|respond with|reply with|begin your (reply|response)|start your (reply|response)|repeat)\b[^.\n]{0,30}[\"'\u201c\[]",
+    "reveal": r"\b(reveal|repeat|print|show|tell me|output|leak)\b[^.\n]{0,40}\b(password|access code|secret|instructions|prompt|above text|everything above)\b",
+    "access_granted": r"access\s*granted",
+    "delimiter_escape": r"(%%%|===|\-\-\-|```|\]\]\]|\}\}\})\s*(end|begin|start)\b",
+}
+_RULES = [(name, re.compile(p, re.IGNORECASE)) for name, p in RULES.items()]
+_IMPERATIVE = re.compile(r"(^|[.!?\n]\s*)(do|don't|never|always|you must|make sure|ensure|remember|only|please)\b",
+                         re.IGNORECASE)
+SIGNAL_FEATURES = ("rule_kinds", "rule_hits_per_100w", "imperatives_per_100w", "unicode_anomalies")
+
+
+def rule_hits(text: str) -> dict[str, int]:
+    return {name: len(rx.findall(text)) for name, rx in _RULES}
+
+
+def signals(text: str) -> np.ndarray:
+    hits = rule_hits(text)
+    words = max(len(text.split()), 1)
+    return np.array([
+        sum(1 for v in hits.values() if v),
+        100.0 * sum(hits.values()) / words,
+        100.0 * len(_IMPERATIVE.findall(text)) / words,
+        min(unicode_anomalies.anomalies(text), 20),
+    ], dtype=float)
+
+
+def _logit(p):
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def fit(texts: list[str], labels, groups: list[str], ft_params: dict | None = None, folds: int = 4,
+        l2: float = 1.0):
+    labels = np.asarray(labels)
+    fold = np.array([int(hashlib.sha1(g.encode()).hexdigest()[:8], 16) % folds for g in groups])
+    oof = np.zeros(len(texts))
+    for k in range(folds):
+        tr, te = np.where(fold != k)[0], np.where(fold == k)[0]
+        m = ftm.train([texts[i] for i in tr], labels[tr], ft_params, quantize=False)
+        oof[te] = ftm.predict(m, [texts[i] for i in te])
+    model = ftm.train(texts, labels, ft_params)
+    X = np.hstack([_logit(oof)[:, None], np.vstack([signals(t) for t in texts])])
+    pos = labels.mean()
+    sw = np.where(labels == 1, 0.5 / pos, 0.5 / (1 - pos))
+    comb = Combiner.fit(X, labels, ["ft_logit", *SIGNAL_FEATURES], l2=l2, sample_weight=sw)
+    return model, comb
+
+
+class Scorer:
+    def __init__(self, model_dir: str = DEFAULT_MODEL_DIR):
+        self.model = ftm.load(os.path.join(model_dir, "fasttext.ftz"))
+        self.combiner = Combiner.load(os.path.join(model_dir, "combiner.json"))
+
+    def score(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros(0)
+        ft = ftm.predict(self.model, texts)
+        X = np.hstack([_logit(ft)[:, None], np.vstack([signals(t) for t in texts])])
+        return self.combiner.predict(X)
+
+
+def stage(config: dict):
+    from pipelines.stages import Stage
+
+    cfg = {**DEFAULT_CONFIG, **(config or {})}
+    thr = float(cfg["threshold"])
+    if not 0.0 <= thr <= 1.0:
+        raise ValueError(f"'injection.threshold' must be in [0, 1] (got {thr})")
+    scorer = Scorer(cfg["model"])
+
+    def fn(doc: dict):
+        text = doc.get("text") or ""
+        s = float(scorer.score([text])[0])
+        hits = int(sum(rule_hits(text).values()))
+        if s >= thr:
+            return drop("poison.injection", injection_score=s, ai_instruction_hits=hits)
+        return keep(injection_score=s, ai_instruction_hits=hits)
+
+    return Stage(STAGE, fn, dict(COLUMNS), enforce=bool(cfg["enforce"]))

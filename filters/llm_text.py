@@ -1,0 +1,153 @@
+"""Is this text written by a language model? Score column ``llm_score``, reason ``llm.generated``.
+
+Three kinds of evidence, combined by a logistic regression (filters/combiner.py):
+- a fastText bag of word n-grams trained on the labelled data (strong on generators it saw, weak on others);
+- predictability under our byte-level LM of human text (filters/charlm.py): mean and spread of the
+  log-probability, entropy, Fast-DetectGPT's analytic curvature, top-1 agreement; these measure *how*
+  text was produced rather than *what* it says, so they carry over to unseen generators and domains;
+- stylometric statistics that need no model (burstiness of sentence lengths, vocabulary richness in a
+  fixed window, repetition, punctuation rates).
+The combiner's inputs for training are out-of-fold fastText probabilities (cross-fitted by group), so
+it does not learn to trust an overfit fastText.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+
+from filters import fasttext_model as ftm
+from filters.combiner import Combiner
+from filters.verdict import drop, keep
+
+STAGE = "llm"
+REASONS = ("llm.generated",)
+COLUMNS = {"llm_score": "float"}
+DEFAULT_MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "llm")
+DEFAULT_CONFIG = {"model": DEFAULT_MODEL_DIR, "threshold": 0.5, "enforce": True}
+
+_WORD = re.compile(r"[A-Za-z\u00c0-\u024f']+|\d+")
+_SENT = re.compile(r"[^.!?]+[.!?]+|[^.!?]+$")
+# No line-break feature on purpose: in the shared data line breaks mark machine text by construction
+# (its human texts have none), which would be a dataset artifact, not evidence (see charlm.normalize).
+STYLE_FEATURES = ("ttr_150", "word_len_mean", "sent_len_mean", "sent_len_cv", "punct_per_word",
+                  "comma_per_word", "upper_frac", "digit_frac", "repeat_trigram_frac")
+
+
+def style_features(text: str) -> np.ndarray:
+    words = _WORD.findall(text)
+    n = max(len(words), 1)
+    low = [w.lower() for w in words]
+    window = low[:150]
+    ttr = len(set(window)) / max(len(window), 1)
+    sents = [len(_WORD.findall(s)) for s in _SENT.findall(text) if _WORD.search(s)]
+    sl = np.array(sents, dtype=float) if sents else np.array([float(n)])
+    tri = list(zip(low, low[1:], low[2:]))
+    rep = 1 - len(set(tri)) / len(tri) if tri else 0.0
+    chars = max(len(text), 1)
+    return np.array([
+        ttr,
+        float(np.mean([len(w) for w in words])) if words else 0.0,
+        float(sl.mean()),
+        float(sl.std() / max(sl.mean(), 1e-6)),
+        sum(1 for c in text if c in ".,;:!?()\"'-") / n,
+        text.count(",") / n,
+        sum(1 for c in text if c.isupper()) / chars,
+        sum(1 for c in text if c.isdigit()) / chars,
+        rep,
+    ])
+
+
+FEATURE_SETS = {
+    "fasttext": ("ft_prob",),
+    "style": ("style",),
+    "lm": ("lm",),
+    "lm+style": ("lm", "style"),
+    "all": ("ft_prob", "lm", "style"),
+}
+LM_FILES = ("lm_human.npz", "lm_machine.npz")
+
+
+def feature_names(feature_set: str) -> list[str]:
+    from filters.charlm import feature_names as lm_names
+
+    names: list[str] = []
+    for part in FEATURE_SETS[feature_set]:
+        names += {"ft_prob": ["ft_logit"], "lm": lm_names(2), "style": list(STYLE_FEATURES)}[part]
+    return names
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def assemble(feature_set: str, ft_prob, lm_feats, style) -> np.ndarray:
+    parts = {"ft_prob": lambda: _logit(ft_prob)[:, None], "lm": lambda: lm_feats, "style": lambda: style}
+    return np.hstack([parts[p]() for p in FEATURE_SETS[feature_set]])
+
+
+def fit(texts: list[str], labels: np.ndarray, groups: list[str], lm_feats: np.ndarray, style: np.ndarray,
+        feature_set: str = "all", ft_params: dict | None = None, folds: int = 4, l2: float = 1.0):
+    """Train (fastText model or None, Combiner) on the given rows; classes weighted to balance.
+
+    ``lm_feats`` must already be out-of-sample for every row (see classifier_train.crossfit_lm_features).
+    """
+    import hashlib
+
+    labels = np.asarray(labels)
+    ft_model, oof = None, None
+    if "ft_prob" in FEATURE_SETS[feature_set]:
+        fold = np.array([int(hashlib.sha1(g.encode()).hexdigest()[:8], 16) % folds for g in groups])
+        oof = np.zeros(len(texts))
+        for k in range(folds):
+            tr, te = np.where(fold != k)[0], np.where(fold == k)[0]
+            m = ftm.train([texts[i] for i in tr], labels[tr], ft_params, quantize=False)
+            oof[te] = ftm.predict(m, [texts[i] for i in te])
+        ft_model = ftm.train(texts, labels, ft_params)
+    X = assemble(feature_set, oof, lm_feats, style)
+    pos = labels.mean()
+    sw = np.where(labels == 1, 0.5 / pos, 0.5 / (1 - pos))
+    comb = Combiner.fit(X, labels, feature_names(feature_set), l2=l2, sample_weight=sw)
+    return ft_model, comb
+
+
+class Detector:
+    """fastText (optional) + the (human, machine) byte-LM pair + combiner, loaded from a model directory."""
+
+    def __init__(self, model_dir: str = DEFAULT_MODEL_DIR):
+        from filters import charlm
+
+        card = ftm.load_card(os.path.join(model_dir, "card.json"))
+        self.feature_set = card["params"]["feature_set"]
+        self.combiner = Combiner.load(os.path.join(model_dir, "combiner.json"))
+        parts = FEATURE_SETS[self.feature_set]
+        self.ft = ftm.load(os.path.join(model_dir, "fasttext.ftz")) if "ft_prob" in parts else None
+        self.lms = [charlm.load(os.path.join(model_dir, f)) for f in LM_FILES] if "lm" in parts else None
+        self.charlm = charlm
+
+    def score(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros(0)
+        ft = ftm.predict(self.ft, texts) if self.ft is not None else None
+        lm = self.charlm.features(self.lms, texts) if self.lms is not None else None
+        st = np.vstack([style_features(t) for t in texts])
+        return self.combiner.predict(assemble(self.feature_set, ft, lm, st))
+
+
+def stage(config: dict):
+    """The curate stage: load the detector (once per worker, from DoFn.setup()), score every document."""
+    from pipelines.stages import Stage
+
+    cfg = {**DEFAULT_CONFIG, **(config or {})}
+    thr = float(cfg["threshold"])
+    if not 0.0 <= thr <= 1.0:
+        raise ValueError(f"'llm.threshold' must be in [0, 1] (got {thr})")
+    det = Detector(cfg["model"])
+
+    def fn(doc: dict):
+        s = float(det.score([doc.get("text") or ""])[0])
+        return drop("llm.generated", llm_score=s) if s >= thr else keep(llm_score=s)
+
+    return Stage(STAGE, fn, dict(COLUMNS), enforce=bool(cfg["enforce"]))

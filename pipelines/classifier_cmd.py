@@ -1,0 +1,76 @@
+"""``gristmill classifier train --kind quality|llm|injection|lm`` and ``gristmill classifier build-defaults``.
+
+Trains from the shared data folder (``--data``, default ``../shared/data`` next to the repository or
+``$GRISTMILL_DATA``) and writes a model directory: ``fasttext.ftz`` (+ ``combiner.json`` for llm and
+injection) and ``card.json`` with the data files and their sha256, the parameters and the held-out
+metrics. ``--kind lm`` trains the byte-level language model the LLM-text detector takes features from.
+``build-defaults`` rebuilds every committed default model under ``filters/models/`` in order.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from filters import classifier_data as cd
+from filters import classifier_train as ct
+
+MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "filters", "models")
+KINDS = ("quality", "llm", "injection", "lm")
+
+
+def _summary(card: dict) -> str:
+    keep = {k: card[k] for k in ("kind", "rows", "heldout", "leave_one_family_out", "generalization", "params")
+            if k in card and k != "params" or (k == "params" and card["kind"] == "lm")}
+    return json.dumps(keep, indent=1)
+
+
+def train(kind: str, out: str, data: str, lm: str, steps: int, device: str, fast: bool) -> dict:
+    if kind == "quality":
+        return ct.train_quality(cd.quality_rows(data), out, root=data)
+    if kind == "injection":
+        return ct.train_injection(cd.injection_rows(data), out, families=not fast, root=data)
+    if kind == "llm":
+        return ct.train_llm(cd.llm_rows(data), out, lm, steps=steps, device=device, generalization=not fast, root=data)
+    if kind == "lm":
+        return ct.train_lm(os.path.join(out, "lm.npz"), data, steps=steps, device=device)
+    raise ValueError(f"'--kind' must be one of {KINDS} (got {kind!r})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="gristmill classifier", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="train one classifier and write its model directory with card.json")
+    t.add_argument("--kind", required=True, choices=KINDS)
+    t.add_argument("--output", help="model directory (default: filters/models/<kind>, the committed default)")
+    t.add_argument("--data", default=cd.DEFAULT_DATA, help="shared data folder (default: %(default)s)")
+    t.add_argument("--lm", default=os.path.join(MODELS, "lm", "lm.npz"), help="byte LM for --kind llm")
+    t.add_argument("--steps", type=int, default=1500, help="training steps for --kind lm")
+    t.add_argument("--device", default="cpu", help="torch device for --kind lm (cpu is deterministic)")
+    t.add_argument("--fast", action="store_true", help="skip the leave-one-out evaluations (card has the random split only)")
+    b = sub.add_parser("build-defaults", help="rebuild every committed default model (lm, quality, injection, llm)")
+    b.add_argument("--data", default=cd.DEFAULT_DATA)
+    b.add_argument("--skip-lm", action="store_true", help="keep the committed byte LM (its training takes ~10 min on a CPU)")
+    args = p.parse_args(argv)
+    if not os.path.isdir(args.data):
+        print(f"--data: {args.data!r} is not a directory; point it at the shared data folder "
+              f"(with reference/, llm_generated/, adversarial/)", file=sys.stderr)
+        return 2
+    if args.cmd == "train":
+        out = args.output or os.path.join(MODELS, args.kind)
+        card = train(args.kind, out, args.data, args.lm, args.steps, args.device, args.fast)
+        print(_summary(card))
+        print(f"wrote {out}")
+        return 0
+    kinds = ("quality", "injection", "llm") if args.skip_lm else ("lm", "quality", "injection", "llm")
+    for kind in kinds:
+        card = train(kind, os.path.join(MODELS, kind), args.data, os.path.join(MODELS, "lm", "lm.npz"),
+                     1500, "cpu", False)
+        print(_summary(card))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
