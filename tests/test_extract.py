@@ -64,6 +64,17 @@ def test_non_latin_text_survives_the_pipe(isolated):
     assert v.keep and any("\uac00" <= c <= "\ud7a3" for c in v.text)  # Hangul syllables
 
 
+def test_threads_share_one_child_safely(isolated, article):
+    # Beam runs DoFns in threads: concurrent calls must each get their own page's text back.
+    from concurrent.futures import ThreadPoolExecutor
+
+    pages = [f"<html><body><article><p>Page number {i} says: " + "words of this page " * 40 + "</p></article></body></html>"
+             for i in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        texts = list(pool.map(lambda h: isolated.fn({"url": None, "_html": h}).text, pages))
+    assert [t.startswith(f"Page number {i} says") for i, t in enumerate(texts)] == [True] * 8
+
+
 def test_empty_page_is_dropped(isolated):
     v = isolated.fn({"url": None, "_html": "<html><head><title>t</title></head><body><div></div></body></html>"})
     assert (v.keep, v.reason) == (False, "extract.empty")
