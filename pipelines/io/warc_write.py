@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import uuid
+import zlib
 from datetime import datetime, timezone
 
 from warcio.statusandheaders import StatusAndHeaders
@@ -25,6 +26,7 @@ from pipelines.io.atomic import mark_done, write_atomic
 
 _NS = uuid.UUID("6f1c5e0a-3d5b-4c9e-9a53-7c2f3e8a1b00")  # fixed namespace for record IDs
 _REWRITTEN = {"content-encoding", "transfer-encoding", "content-length"}
+GZIP_LEVEL = 6
 
 
 def warc_date(ts: float) -> str:
@@ -47,9 +49,33 @@ def response_http_headers(page: dict) -> StatusAndHeaders:
     return StatusAndHeaders(status, headers, protocol=page["http_version"])
 
 
+class _MemberWriter:
+    """warcio builds and serializes each record uncompressed; we gzip each one as its own member.
+
+    warcio's own gzip mode compresses at level 9, which cost the crawler more CPU than fetching and
+    parsing together (measured: 11 of 27 s for 2,000 pages); level 6, gzip's default, is several
+    times faster for a few percent more bytes. Readers see the same gzip-per-record WARC.
+    """
+
+    def __init__(self, f) -> None:
+        self.f = f
+        self.buf = io.BytesIO()
+        self.writer = WARCWriter(self.buf, gzip=False, warc_version="WARC/1.1")
+
+    def __getattr__(self, name):  # create_warc_record, create_warcinfo_record, ...
+        return getattr(self.writer, name)
+
+    def write_record(self, record) -> None:
+        self.buf.seek(0)
+        self.buf.truncate()
+        self.writer.write_record(record)
+        c = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        self.f.write(c.compress(self.buf.getvalue()) + c.flush())
+
+
 def write_records(f, pages: list[dict], filename: str, info: dict) -> int:
     """Write warcinfo + (request, response) per page to the binary file ``f``; return the record count."""
-    writer = WARCWriter(f, gzip=True, warc_version="WARC/1.1")
+    writer = _MemberWriter(f)
     first = pages[0]["fetch_time"] if pages else 0.0
     winfo = writer.create_warcinfo_record(filename, info)
     winfo.rec_headers.replace_header("WARC-Record-ID", _record_id(filename, "warcinfo"))
