@@ -141,6 +141,7 @@ def _check_config(out_dir: str, config: dict) -> None:
 
 
 def run(argv: list[str] | None = None) -> dict:
+    """Run the job with command-line style ``argv``; return the report (also written to report.json)."""
     args, options = parse(parser(), argv)
     if not 0.0 <= args.val_fraction < 1.0:
         raise SystemExit(f"'--val-fraction' must be in [0, 1) (got {args.val_fraction})")
