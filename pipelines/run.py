@@ -50,16 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     report = dedup.run(["--input", str(out / "curate" / "docs" / "*.parquet"), "--output", str(out / "dedup"), *beam_args])
     print(summary_table(report), flush=True)
 
-    step(f"tokenizer: byte-level BPE ({args.vocab_size} tokens) on the kept documents -> {out / 'tokenizer.json'}")
+    kept = str(out / "dedup" / "docs" / "*.parquet")
+    rejected = [str(out / "curate" / "rejected" / "*.parquet"), str(out / "dedup" / "rejected" / "*.parquet")]
+    # The tokenizer sees kept and rejected text alike: trained on kept text only, rejected text took 2.1x
+    # the tokens, which would make the two groups' losses incomparable per token.
+    step(f"tokenizer: byte-level BPE ({args.vocab_size} tokens) on kept and rejected text -> {out / 'tokenizer.json'}")
     tok = str(out / "tokenizer.json")
-    tokenizer_cmd.main(["train", "--input", str(out / "dedup" / "docs" / "*.parquet"),
-                        "--vocab-size", str(args.vocab_size), "--output", tok])
+    tokenizer_cmd.main(["train", "--input", kept, *rejected, "--vocab-size", str(args.vocab_size), "--output", tok])
 
     step(f"tokenize: kept and rejected documents into two shard groups -> {out / 'shards'}")
-    rejected = [str(out / "curate" / "rejected" / "*.parquet"), str(out / "dedup" / "rejected" / "*.parquet")]
-    report = tokenize.run(["--input", str(out / "dedup" / "docs" / "*.parquet") + "=kept",
-                           *[r + "=rejected" for r in rejected], "--tokenizer", tok,
-                           "--output", str(out / "shards"), *beam_args])
+    report = tokenize.run(["--input", kept + "=kept", *[r + "=rejected" for r in rejected], "--tokenizer", tok,
+                           "--val-fraction", "0.1", "--output", str(out / "shards"), *beam_args])
     print(summary_table(report), flush=True)
 
     step(f"ablate: a tiny CPU model per mix x seed ({args.mixes}) -> {out / 'ablate'}")
