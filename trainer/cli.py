@@ -50,6 +50,13 @@ def load_data(shards_dir: str, mix_spec: Any, seq_len: int, seed: int, tokenizer
         raise ValueError(f"--eval-groups: {unknown} are not groups of {shards_dir} (groups: {groups})")
     eval_sources = {g: shards.open(os.path.join(shards_dir, g, "val")) for g in wanted
                     if os.path.isdir(os.path.join(shards_dir, g, "val"))}
+    for g in [g for g, s in eval_sources.items() if s.num_tokens < seq_len + 1]:
+        print(f"note: held-out group {g!r} has {eval_sources[g].num_tokens} tokens, fewer than seq_len+1 = "
+              f"{seq_len + 1}: not evaluated (tokenize more documents or raise --val-fraction)", file=sys.stderr)
+        del eval_sources[g]
+    if not eval_sources:
+        raise ValueError(f"no group of {shards_dir} has a held-out split of at least seq_len+1 = {seq_len + 1} "
+                         "tokens; tokenize with a larger --val-fraction or lower --seq-len")
     ref = next(iter(eval_sources.values()), None) or shards.open(os.path.join(shards_dir, next(iter(mix.groups))))
     for g, s in eval_sources.items():
         if s.tokenizer_hash != ref.tokenizer_hash:
