@@ -24,6 +24,11 @@ def sample_inputs() -> list[str]:
                      "run from the repository root or pass --input")
 
 
+def _check(step: str, rc: int | None) -> None:
+    if rc:
+        raise SystemExit(f"gristmill run: step {step!r} failed (exit code {rc}); see its messages above")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="gristmill run", description=__doc__.split("\n")[0])
     p.add_argument("--input", nargs="+", metavar="GLOB", help="WARC files (default: the bundled sample crawl)")
@@ -56,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     # the tokens, which would make the two groups' losses incomparable per token.
     step(f"tokenizer: byte-level BPE ({args.vocab_size} tokens) on kept and rejected text -> {out / 'tokenizer.json'}")
     tok = str(out / "tokenizer.json")
-    tokenizer_cmd.main(["train", "--input", kept, *rejected, "--vocab-size", str(args.vocab_size), "--output", tok])
+    _check("tokenizer", tokenizer_cmd.main(["train", "--input", kept, *rejected, "--vocab-size", str(args.vocab_size), "--output", tok]))
 
     step(f"tokenize: kept and rejected documents into two shard groups -> {out / 'shards'}")
     report = tokenize.run(["--input", kept + "=kept", *[r + "=rejected" for r in rejected], "--tokenizer", tok,
@@ -64,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     print(summary_table(report), flush=True)
 
     step(f"ablate: a tiny CPU model per mix x seed ({args.mixes}) -> {out / 'ablate'}")
-    ablate.main(["--shards", str(out / "shards"), "--mixes", args.mixes, "--preset", "tiny",
+    _check("ablate", ablate.main(["--shards", str(out / "shards"), "--mixes", args.mixes, "--preset", "tiny",
                  "--tokens", str(args.tokens), "--seeds", "2", "--tokenizer", tok, "--curate", str(out / "curate"),
-                 "--output", str(out / "ablate"), "--device", "cpu", "--no-progress"])
+                 "--output", str(out / "ablate"), "--device", "cpu", "--no-progress"]))
 
     print(f"\ngristmill run: done in {time.time() - started:.0f} s; reports under {out}/*/report.json")
     return 0
