@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -303,20 +303,27 @@ class FetchHostsFn(beam.DoFn):
         self.pool = ThreadPoolExecutor(max_workers=self.cfg.threads, thread_name_prefix="crawl")
 
     def start_bundle(self) -> None:
-        self.futures = []
+        self.pending = []
 
     def process(self, element, alloc):
         host, groups = element
         states = list(groups["state"])
         crawl = HostCrawl(self.cfg, self.scope, host, states[0] if states else new_state(), self.round)
-        self.futures.append(self.pool.submit(crawl.run, list(groups["urls"]), alloc.get(host, 0)))
-        return []
+        self.pending.append(self.pool.submit(crawl.run, list(groups["urls"]), alloc.get(host, 0)))
+        # Bound what is held in memory: at most twice `threads` hosts in flight or finished but not emitted.
+        if len(self.pending) >= 2 * self.cfg.threads:
+            wait(self.pending, return_when=FIRST_COMPLETED)
+        done = [f for f in self.pending if f.done()]
+        self.pending = [f for f in self.pending if not f.done()]
+        for fut in done:
+            for tag, value in fut.result():
+                yield beam.pvalue.TaggedOutput(tag, value)
 
     def finish_bundle(self):
-        for fut in self.futures:
+        pending, self.pending = self.pending, []
+        for fut in pending:
             for tag, value in fut.result():
                 yield _windowed(tag, value)
-        self.futures = []
 
     def teardown(self) -> None:
         self.pool.shutdown(wait=True)
