@@ -116,9 +116,14 @@ def fit(texts: list[str], labels: np.ndarray, groups: list[str], lm_feats: np.nd
 class Detector:
     """fastText (optional) + the (human, machine) byte-LM pair + combiner, loaded from a model directory."""
 
-    def __init__(self, model_dir: str = DEFAULT_MODEL_DIR):
+    def __init__(self, model_dir: str = DEFAULT_MODEL_DIR, threads: int = 1):
+        import torch
+
         from filters import charlm
 
+        # One thread: a Beam worker is one per core already, and on a busy machine torch's intra-op
+        # threads spin against each other (measured here: 2 threads 8x slower than 1 on 2 loaded cores).
+        torch.set_num_threads(threads)
         card = ftm.load_card(os.path.join(model_dir, "card.json"))
         self.feature_set = card["params"]["feature_set"]
         self.combiner = Combiner.load(os.path.join(model_dir, "combiner.json"))

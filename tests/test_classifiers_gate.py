@@ -1,0 +1,87 @@
+"""Evaluation gate: the committed default models must keep their held-out quality (like trafilatura's eval gate).
+
+1. Each committed model scores its gate fixture (rows of its *held-out* split, tests/fixtures/classifiers/
+   build.py) and must stay above pinned floors, a few points under what it measured when committed.
+2. The committed cards' leave-one-out numbers (unseen generators, domains, attack families) must stay
+   above floors too, so a retrained model that generalizes worse cannot be committed silently.
+3. With the shared data present, the quality and injection models are rebuilt from it and must reproduce
+   the committed cards' held-out metrics (training is deterministic).
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from filters import classifier_data as cd
+from filters import classifier_train as ct
+from filters import fasttext_model as ftm
+from filters import injection, llm_text, quality
+
+FIX = os.path.join(os.path.dirname(__file__), "fixtures", "classifiers")
+MODELS = os.path.join(os.path.dirname(quality.__file__), "models")
+
+
+def rows(name):
+    return [json.loads(l) for l in open(os.path.join(FIX, name), encoding="utf-8")]
+
+
+def card(kind):
+    return ftm.load_card(os.path.join(MODELS, kind, "card.json"))
+
+
+def test_gate_quality():
+    data = rows("gate_quality.jsonl")
+    m = ftm.metrics(quality.Scorer().score([r["text"] for r in data]), [r["label"] for r in data])
+    assert m["auroc"] >= 0.98 and m["recall_at_1pct_fpr"] >= 0.90, m  # measured 0.9986 / 0.983
+
+
+def test_gate_injection_and_false_positives_by_benign_kind():
+    data = rows("gate_injection.jsonl")
+    s = injection.Scorer().score([r["text"] for r in data])
+    m = ftm.metrics(s, [r["label"] for r in data])
+    assert m["auroc"] >= 0.98 and m["recall_at_1pct_fpr"] >= 0.90 and m["recall"] >= 0.93, m  # 0.998/0.986/0.986
+    kinds = np.array([r["kind"] for r in data])
+    fpr = {k: float(np.mean(s[kinds == k] >= 0.5)) for k in ("user_question", "web_text", "defense_system_prompt")}
+    assert fpr["user_question"] <= 0.02 and fpr["web_text"] <= 0.03 and fpr["defense_system_prompt"] <= 0.12, fpr
+
+
+@pytest.mark.slow
+def test_gate_llm():
+    data = rows("gate_llm.jsonl")
+    m = ftm.metrics(llm_text.Detector().score([r["text"] for r in data]), [r["label"] for r in data])
+    assert m["auroc"] >= 0.82, m  # measured 0.860: far below the 0.95 target, see README
+
+
+def test_committed_cards_generalization_floors():
+    gen = card("llm")["generalization"]
+    for split, by_fs in gen.items():
+        floor = 0.78 if split.startswith("generator=") else 0.65  # measured >= 0.82 / >= 0.68
+        assert by_fs["all"]["auroc"] >= floor, (split, by_fs["all"])
+    lofo = card("injection")["leave_one_family_out"]
+    assert lofo["prompt_extraction"]["combined"]["recall_at_1pct_fpr"] >= 0.90  # measured 0.939
+    assert lofo["hijacking"]["combined"]["auroc"] >= 0.92  # measured 0.940 (recall@1%FPR only 0.54)
+    assert card("quality")["heldout"]["auroc"] >= 0.99
+
+
+needs_data = pytest.mark.skipif(not os.path.isdir(os.path.join(cd.DEFAULT_DATA, "reference")),
+                                reason="shared data folder not present (set GRISTMILL_DATA)")
+
+
+@needs_data
+@pytest.mark.slow
+def test_rebuild_quality_reproduces_committed_card(tmp_path):
+    new = ct.train_quality(cd.quality_rows(), str(tmp_path))
+    old = card("quality")
+    assert new["data_files"] == old["data_files"]
+    for k in ("n", "n_pos", "auroc", "precision", "recall", "recall_at_1pct_fpr"):
+        assert new["heldout"][k] == pytest.approx(old["heldout"][k], abs=0.005), k
+
+
+@needs_data
+@pytest.mark.slow
+def test_rebuild_injection_reproduces_committed_card(tmp_path):
+    new = ct.train_injection(cd.injection_rows(), str(tmp_path), families=False)
+    old = card("injection")
+    for k in ("n", "n_pos", "auroc", "precision", "recall", "recall_at_1pct_fpr"):
+        assert new["heldout"]["combined"][k] == pytest.approx(old["heldout"]["combined"][k], abs=0.005), k
