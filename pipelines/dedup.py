@@ -39,7 +39,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from dedup.components import Adjacency, LabelRounds
 from dedup.lsh import band_keys, bucket_edges, choose_bands, salt
 from dedup.minhash import MinHashConfig, MinHasher, shingles
-from pipelines.io.atomic import join, makedirs, mark_done, output_name, read_done, sha256_of, write_json_atomic
+from pipelines.io.atomic import join, makedirs, mark_done, output_name, read_done, write_json_atomic
 from pipelines.io.parquet import REJECT_COLUMNS, read_table, write_table_atomic
 from pipelines.options import expand_inputs, parse
 from pipelines.report import build_report, summary_table, write_report
@@ -349,9 +349,10 @@ def _clear(path: str) -> None:
 
 
 def fingerprint_of(inputs: list[str], config: DedupConfig) -> str:
+    """Config + each input's path, size and modification time (cheap on gs:// too; a rewrite re-runs)."""
     h = hashlib.sha256(_dump(dataclasses.asdict(config)).encode())
-    for path in inputs:
-        h.update(f"{path}\n{sha256_of(path)}\n".encode())
+    for meta in sorted((m for r in FileSystems.match(inputs) for m in r.metadata_list), key=lambda m: m.path):
+        h.update(f"{meta.path}\n{meta.size_in_bytes}\n{meta.last_updated_in_seconds}\n".encode())
     return h.hexdigest()
 
 
