@@ -4,7 +4,8 @@ Order of evidence for the charset: a byte-order mark, the HTTP Content-Type head
 ``<meta>`` declaration, then detection (charset_normalizer, installed with trafilatura) on the first
 64 KB. A declared charset is used only if the bytes decode under it; any other charset declared for
 bytes that are valid UTF-8 with non-ASCII characters loses to UTF-8, because a whole page of legacy
-text is almost never valid UTF-8 by accident (mislabelled UTF-8 is common, the reverse very rare). Non-text codecs ("base64", "rot13", "zlib") named by a page are ignored.
+text is almost never valid UTF-8 by accident (mislabelled UTF-8 is common, the reverse very rare).
+Non-text codecs ("base64", "rot13", "zlib") named by a page are ignored.
 """
 from __future__ import annotations
 

@@ -164,7 +164,7 @@ def repetition(text: str, cfg: dict = REPETITION_DEFAULTS) -> Verdict:
         "gopher_dup_line_char_ratio": dup_line_chars / total,
         "gopher_dup_para_char_ratio": dup_para_chars / total,
     }
-    top, dup = ngram_repetition(st.words, TOP_NS, DUP_NS)
+    top, dup = ngram_repetition(st.words, TOP_NS, DUP_NS, len(text))
     s.update({f"gopher_top_{n}gram_ratio": top[n] for n in TOP_NS})
     s.update({f"gopher_dup_{n}gram_ratio": dup[n] for n in DUP_NS})
     if s["gopher_dup_line_ratio"] > cfg["max_dup_line_ratio"]:

@@ -97,17 +97,21 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> _S31)
 
 
-def ngram_repetition(words: list[str], top_ns: tuple[int, ...], dup_ns: tuple[int, ...]
-                     ) -> tuple[dict[int, float], dict[int, float]]:
+def ngram_repetition(words: list[str], top_ns: tuple[int, ...], dup_ns: tuple[int, ...],
+                     total_chars: int | None = None) -> tuple[dict[int, float], dict[int, float]]:
     """Gopher's n-gram repetition fractions of a word list, for all n at once (App. A, Table A1).
 
-    top[n]: characters covered by the most frequent n-gram (count x its characters) / characters in
-    words; 0.0 when no n-gram occurs twice (a phrase that never repeats is not repetition); among
-    n-grams tied for most frequent, the longest counts (the result must not depend on order).
+    Fractions are of ``total_chars``: the document's length, as for the line and paragraph fractions
+    ("fraction of characters" of the document; datatrove divides by len(text) too), or, by default,
+    the characters in words.
 
-    dup[n]: characters of words inside n-grams that repeat an earlier occurrence / characters in
-    words; a word covered by several such n-grams counts once ("taking care not to count characters
-    that occur in overlapping n-grams more than once"). The first occurrence is the original.
+    top[n]: characters covered by the most frequent n-gram (count x its characters) / total; 0.0
+    when no n-gram occurs twice (a phrase that never repeats is not repetition); among n-grams tied
+    for most frequent, the longest counts (the result must not depend on order).
+
+    dup[n]: characters of words inside n-grams that repeat an earlier occurrence / total; a word
+    covered by several such n-grams counts once ("taking care not to count characters that occur
+    in overlapping n-grams more than once"). The first occurrence is the original.
 
     Vectorized: n-grams are 64-bit hashes extended one word per n, and repeats are found with one
     sort per n (np.unique) over the positions that can still repeat, instead of a Python tuple per
@@ -120,8 +124,8 @@ def ngram_repetition(words: list[str], top_ns: tuple[int, ...], dup_ns: tuple[in
     if n_words <= ns[0]:
         return top, dup
     lengths = np.fromiter(map(len, words), dtype=np.int64, count=n_words)
-    total = int(lengths.sum())
-    if total == 0:
+    total = int(lengths.sum()) if total_chars is None else total_chars
+    if total <= 0:
         return top, dup
     cs = np.concatenate(([0], np.cumsum(lengths)))
     # Python's str hash (cached on each str, randomized per process) only seeds the mix; equal words

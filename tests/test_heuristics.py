@@ -218,7 +218,8 @@ def test_repetition_signal_values():
     assert s["gopher_dup_line_char_ratio"] == pytest.approx((10 + 10 + 11) / len(text))
     assert s["gopher_dup_para_ratio"] == 0.0  # two different paragraphs
     words = text.split()
-    assert s["gopher_top_2gram_ratio"] == pytest.approx(3 * 9 / sum(map(len, words)))
+    assert s["gopher_top_2gram_ratio"] == pytest.approx(3 * 9 / len(text))  # of the document's characters
+    assert ngram_repetition(words, (2,), (5,))[0][2] == pytest.approx(3 * 9 / sum(map(len, words)))
 
 
 # ---------------------------------------------------------------- C4
