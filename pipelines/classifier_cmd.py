@@ -18,6 +18,9 @@ from filters import classifier_train as ct
 
 MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "filters", "models")
 KINDS = ("quality", "llm", "injection", "lm")
+# The recipe of the committed models (filters/models/*/card.json): the byte LM trains 6000 steps of 64
+# windows (75 s on one H100, ~1.5 h on one CPU core); the LLM detector fine-tunes it 300 steps per copy.
+LM_STEPS, LM_BATCH, FINETUNE_STEPS = 6000, 64, 300
 
 
 def _summary(card: dict) -> str:
@@ -34,7 +37,7 @@ def train(kind: str, out: str, data: str, lm: str, steps: int, device: str, fast
     if kind == "llm":
         return ct.train_llm(cd.llm_rows(data), out, lm, steps=steps, device=device, generalization=not fast, root=data)
     if kind == "lm":
-        return ct.train_lm(os.path.join(out, "lm.npz"), data, steps=steps, device=device)
+        return ct.train_lm(os.path.join(out, "lm.npz"), data, steps=steps, device=device, batch=LM_BATCH)
     raise ValueError(f"'--kind' must be one of {KINDS} (got {kind!r})")
 
 
@@ -47,12 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--output", help="model directory (default: filters/models/<kind>, the committed default)")
     t.add_argument("--data", default=cd.DEFAULT_DATA, help="shared data folder (default: %(default)s)")
     t.add_argument("--lm", default=os.path.join(MODELS, "lm", "lm.npz"), help="byte LM for --kind llm")
-    t.add_argument("--steps", type=int, default=1500, help="training steps for --kind lm")
-    t.add_argument("--device", default="cpu", help="torch device for --kind lm (cpu is deterministic)")
+    t.add_argument("--steps", type=int, default=None,
+                   help=f"LM training steps: --kind lm (default {LM_STEPS}), LM fine-tuning for --kind llm (default {FINETUNE_STEPS})")
+    t.add_argument("--device", default="cpu", help="torch device for --kind lm and llm (cpu is deterministic)")
     t.add_argument("--fast", action="store_true", help="skip the leave-one-out evaluations (card has the random split only)")
     b = sub.add_parser("build-defaults", help="rebuild every committed default model (lm, quality, injection, llm)")
     b.add_argument("--data", default=cd.DEFAULT_DATA)
-    b.add_argument("--skip-lm", action="store_true", help="keep the committed byte LM (its training takes ~10 min on a CPU)")
+    b.add_argument("--skip-lm", action="store_true", help="keep the committed byte LM (its training takes ~1.5 h on a CPU, 75 s on a GPU)")
+    b.add_argument("--device", default="cpu", help="torch device for the LMs (the committed ones: cuda)")
     args = p.parse_args(argv)
     if not os.path.isdir(args.data):
         print(f"--data: {args.data!r} is not a directory; point it at the shared data folder "
@@ -60,14 +65,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.cmd == "train":
         out = args.output or os.path.join(MODELS, args.kind)
-        card = train(args.kind, out, args.data, args.lm, args.steps, args.device, args.fast)
+        steps = args.steps if args.steps is not None else (LM_STEPS if args.kind == "lm" else FINETUNE_STEPS)
+        if steps < 1:
+            p.error(f"'--steps' must be >= 1 (got {steps})")
+        card = train(args.kind, out, args.data, args.lm, steps, args.device, args.fast)
         print(_summary(card))
         print(f"wrote {out}")
         return 0
     kinds = ("quality", "injection", "llm") if args.skip_lm else ("lm", "quality", "injection", "llm")
     for kind in kinds:
         card = train(kind, os.path.join(MODELS, kind), args.data, os.path.join(MODELS, "lm", "lm.npz"),
-                     1500, "cpu", False)
+                     LM_STEPS if kind == "lm" else FINETUNE_STEPS, args.device, False)
         print(_summary(card))
     return 0
 

@@ -55,10 +55,12 @@ def test_gate_llm():
 
 def test_committed_cards_generalization_floors():
     gen = card("llm")["generalization"]
+    assert len([s for s in gen if s.startswith("generator=")]) == 6 and len([s for s in gen if s.startswith("domain=")]) == 3
     for split, by_fs in gen.items():
         floor = 0.78 if split.startswith("generator=") else 0.65  # measured >= 0.82 / >= 0.68
         assert by_fs["all"]["auroc"] >= floor, (split, by_fs["all"])
     lofo = card("injection")["leave_one_family_out"]
+    assert set(lofo) == {"hijacking", "prompt_extraction"}
     assert lofo["prompt_extraction"]["combined"]["recall_at_1pct_fpr"] >= 0.90  # measured 0.939
     assert lofo["hijacking"]["combined"]["auroc"] >= 0.92  # measured 0.940 (recall@1%FPR only 0.54)
     assert card("quality")["heldout"]["auroc"] >= 0.99

@@ -1,0 +1,114 @@
+"""Benchmark: documents/s per core for every scorer, next to trafilatura extraction of the same pages,
+and the held-out metrics table of the committed models (with the fastText-only baseline beside each).
+
+    flock /tmp/gristmill-bench.lock python benchmarks/classifiers.py [--data DIR] [--json OUT]
+
+One process, one thread (torch and fastText set to 1), so docs/s is per core. Inputs: the scrapinghub
+pages of the shared data (HTML for extraction and hidden text, ground-truth text for text scorers).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+# Run as a script, this folder is sys.path[0], and benchmarks/tokenize.py would shadow the standard
+# library's tokenize (imported by torch via inspect/linecache): take the folder off the path first.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse
+import datetime
+import glob
+import gzip
+import json
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from benchmarks.peers import machine  # noqa: E402
+from filters import classifier_data as cd  # noqa: E402
+
+
+def rate(fn, items, min_seconds: float = 3.0) -> float:
+    """Items per second of ``fn(item)``, repeating the list until at least ``min_seconds`` have passed."""
+    n, t0 = 0, time.perf_counter()
+    while True:
+        for it in items:
+            fn(it)
+        n += len(items)
+        dt = time.perf_counter() - t0
+        if dt >= min_seconds:
+            return n / dt
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=cd.DEFAULT_DATA)
+    ap.add_argument("--json", help="also write the results here")
+    args = ap.parse_args()
+    import torch
+    torch.set_num_threads(1)
+
+    import trafilatura
+
+    from filters import fasttext_model as ftm
+    from filters import hidden_text, injection, llm_text, quality, unicode_anomalies
+    from pipelines.triggers import ngrams
+
+    html = [gzip.open(p).read().decode("utf-8", "replace")
+            for p in sorted(glob.glob(os.path.join(args.data, "extraction", "scrapinghub", "html", "*.html.gz")))]
+    texts = [json.loads(l)["text"] for l in open(os.path.join(args.data, "extraction", "scrapinghub", "ground_truth.jsonl"))]
+    words = sum(len(t.split()) for t in texts) / len(texts)
+
+    q = quality.Scorer()
+    inj = injection.Scorer()
+    det = llm_text.Detector()
+    st = {"quality": quality.stage({}), "injection": injection.stage({}), "llm": llm_text.stage({}),
+          "unicode": unicode_anomalies.stage({}), "hidden_text": hidden_text.stage({})}
+    speed = {}
+    speed["anchor: trafilatura.extract (HTML, fast=False)"] = rate(lambda h: trafilatura.extract(h), html)
+    speed["hidden_text stage (HTML)"] = rate(lambda h: st["hidden_text"].fn({"_html": h}), html)
+    speed["unicode stage"] = rate(lambda t: st["unicode"].fn({"text": t}), texts)
+    speed["quality stage (per doc)"] = rate(lambda t: st["quality"].fn({"text": t}), texts)
+    speed["quality score cmd (batch 64)"] = rate(lambda b: q.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)]) * 64
+    speed["injection stage (per doc)"] = rate(lambda t: st["injection"].fn({"text": t}), texts)
+    speed["injection score cmd (batch 64)"] = rate(lambda b: inj.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)]) * 64
+    speed["llm stage (per doc)"] = rate(lambda t: st["llm"].fn({"text": t}), texts[:60], 10)
+    speed["llm score cmd (batch 64)"] = rate(lambda b: det.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)], 10) * 64
+    speed["triggers: word 3-grams per doc"] = rate(lambda t: ngrams(t, 3), texts)
+
+    cards = {k: ftm.load_card(os.path.join(ROOT, "filters", "models", k, "card.json")) for k in ("quality", "injection", "llm")}
+    metrics = []
+    c = cards["quality"]["heldout"]
+    metrics.append(("quality", "random group split", "fastText", c["auroc"], c["recall_at_1pct_fpr"]))
+    c = cards["injection"]
+    for split, d in [("random group split", c["heldout"])] + [(f"unseen family: {k}", v) for k, v in c["leave_one_family_out"].items()]:
+        metrics.append(("injection", split, "fastText only (baseline)", d["fasttext_only"]["auroc"], d["fasttext_only"]["recall_at_1pct_fpr"]))
+        metrics.append(("injection", split, "fastText + signals", d["combined"]["auroc"], d["combined"]["recall_at_1pct_fpr"]))
+    c = cards["llm"]
+    metrics.append(("llm", "random group split", "shipped (all)", c["heldout"]["auroc"], c["heldout"]["recall_at_1pct_fpr"]))
+    for split, d in c["generalization"].items():
+        for fs in ("fasttext", "style", "lm", "all"):
+            if fs in d:
+                metrics.append(("llm", split, {"fasttext": "fastText only (baseline)"}.get(fs, fs), d[fs]["auroc"], d[fs]["recall_at_1pct_fpr"]))
+
+    anchor = speed["anchor: trafilatura.extract (HTML, fast=False)"]
+    print(f"# classifiers benchmark  {datetime.date.today()}  {machine()}")
+    print(f"# {len(texts)} scrapinghub docs (mean {words:.0f} words); one thread; other processes may have been running\n")
+    print("| scorer | docs/s per core | vs trafilatura extraction |")
+    print("|---|---:|---:|")
+    for k, v in speed.items():
+        print(f"| {k} | {v:.1f} | {v / anchor:.2f}x |")
+    print("\n| classifier | split | model | AUROC | recall @ 1% FPR |")
+    print("|---|---|---|---:|---:|")
+    for row in metrics:
+        print(f"| {row[0]} | {row[1]} | {row[2]} | {row[3]:.3f} | {row[4]:.3f} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"date": str(datetime.date.today()), "machine": machine(), "speed": speed,
+                       "metrics": metrics}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
