@@ -301,6 +301,76 @@ def job_memory(paragraphs: list[str], n: int) -> dict:
     return r
 
 
+def worker_units(n: int, num_perm: int = 256, bands: int = 23, rows: int = 11, fanout: int = 16,
+                 hot: int = 5000, chunk: int = 50_000) -> dict:
+    """Largest unit of work of each Beam step at ``n`` synthetic documents, and its measured memory.
+
+    On a distributed runner a worker holds one element's group at a time, so these units, not the
+    corpus, bound a worker's memory. Signatures are synthetic (random, 30% near-copies of an earlier
+    document with 10% of values changed, ``hot`` identical copies of one document); group sizes are
+    counted for every band with 64-bit band keys; the largest sub-bucket and bucket are then run
+    through the job's own bucket_edges and the label CombineFn under tracemalloc.
+    """
+    import tracemalloc
+
+    from dedup.components import _MinLabel
+
+    rng = np.random.default_rng(n)
+    mix = rng.integers(1, 2**63, size=rows, dtype=np.uint64) | np.uint64(1)
+    sub_keys, bucket_keys = [], []
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        sig = rng.integers(0, 2**32, size=(m, num_perm), dtype=np.uint64).astype(np.uint32)
+        copies = np.flatnonzero(rng.random(m) < 0.3)
+        copies = copies[copies > 0]
+        origin = (rng.random(len(copies)) * copies).astype(np.int64)
+        changed = rng.random((len(copies), num_perm)) < 0.1
+        sig[copies] = np.where(changed, sig[copies] ^ np.uint32(1), sig[origin])
+        if start == 0:
+            sig[1:min(hot, m)] = sig[0]
+        salts = (np.arange(start, start + m, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(60)
+        for b in range(bands):
+            band = sig[:, b * rows:(b + 1) * rows].astype(np.uint64)
+            with np.errstate(over="ignore"):
+                key = (band * mix).sum(axis=1, dtype=np.uint64) + np.uint64(b) * np.uint64(0x100000001B3)
+                bucket_keys.append(key)
+                sub_keys.append(key * np.uint64(31) + salts % np.uint64(fanout))
+    sub_sizes = np.unique(np.concatenate(sub_keys), return_counts=True)[1]
+    keys = np.concatenate(bucket_keys)
+    pairs = np.unique(np.stack([keys, np.concatenate(sub_keys)]), axis=1)  # (bucket, sub-bucket) present
+    centers = np.unique(pairs[0], return_counts=True)[1]
+    biggest_sub, biggest_bucket = int(sub_sizes.max()), int(centers.max())
+    sub_sig = rng.integers(0, 2**16, size=num_perm, dtype=np.uint64).astype(np.uint16)
+
+    def traced(fn):
+        tracemalloc.start()
+        fn()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak / 2**20
+
+    def group(k):  # k band records as a worker receives them: (node, 16-bit signature)
+        return [((0, 0.0, f"{i:040x}", 0, i), sub_sig.copy()) for i in range(k)]
+
+    # The group is built inside the trace: holding it is the unit's memory.
+    sub_mb = traced(lambda: bucket_edges(group(biggest_sub), 0.8, 16))
+    bucket_mb = traced(lambda: bucket_edges(group(biggest_bucket * 16), 0.8, 16 * fanout))
+    degree = biggest_sub + biggest_bucket  # a center: its members plus the other centers of its bucket
+
+    def combine():
+        nodes = [node for node, _ in group(degree)]
+        fn = _MinLabel()
+        acc = fn.add_input(fn.create_accumulator(), ("self", nodes[0], tuple(nodes)))
+        for node in nodes:
+            acc = fn.add_input(acc, ("nbr", node))
+        fn.extract_output(acc)
+
+    return {"docs": n, "largest_subbucket": biggest_sub, "largest_bucket_centers": biggest_bucket,
+            "band_records": int(sum(map(len, sub_keys))), "subbucket_unit_mb": round(sub_mb, 3),
+            "bucket_unit_mb": round(bucket_mb, 3), "max_degree_bound": degree,
+            "label_unit_mb": round(traced(combine), 3), "signature_batch_mb": round(1000 * num_perm * 4 / 2**20, 3)}
+
+
 def datatrove_cluster_memory(n: int) -> dict:
     py = python_for("datatrove-dedup", DATATROVE)
     out = subprocess.run([py, "-c", DATATROVE_CLUSTER, str(n)], capture_output=True, text=True, check=True)
@@ -312,9 +382,12 @@ def main(argv=None) -> int:
     ap.add_argument("--pr_docs", type=int, default=20000)
     ap.add_argument("--speed_docs", type=int, default=2000)
     ap.add_argument("--one_by_one_docs", type=int, default=300)
-    ap.add_argument("--memory", default="10000,100000", help="document counts for the Beam job memory runs")
+    ap.add_argument("--memory", default="2000,10000",
+                    help="document counts for the Beam job runs on DirectRunner (its runner holds all data: "
+                         "100000 needed >15 GB here and was killed)")
+    ap.add_argument("--units", default="10000,100000,1000000", help="document counts for the unit-of-work sizes")
     ap.add_argument("--cluster_memory", default="10000,100000,1000000", help="document counts for datatrove's cluster step")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: speed,datatrove,pr,memory,cluster")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: speed,datatrove,pr,memory,units,cluster")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -338,6 +411,11 @@ def main(argv=None) -> int:
         for n in [int(x) for x in args.memory.split(",") if x]:
             results["job_memory"].append(job_memory(paragraphs, n))
             print(json.dumps(results["job_memory"][-1]), flush=True)
+    if "units" not in skip:
+        results["worker_units"] = []
+        for n in [int(x) for x in args.units.split(",") if x]:
+            results["worker_units"].append(worker_units(n))
+            print(json.dumps(results["worker_units"][-1]), flush=True)
     if "cluster" not in skip:
         results["datatrove_cluster_memory"] = []
         for n in [int(x) for x in args.cluster_memory.split(",") if x]:
