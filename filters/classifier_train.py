@@ -57,7 +57,7 @@ def _fit_score_injection(rows, tr, te, ft_params):
     y = np.array([r["label"] for r in rows])
     tr = cd.shuffled(tr, rows)
     model, comb = injection.fit(_idx(rows, tr), y[tr], _idx(rows, tr, "group"), ft_params)
-    texts = _idx(rows, te)
+    texts = [injection.depad(t) for t in _idx(rows, te)]
     ft = ftm.predict(model, texts)
     X = np.hstack([injection._logit(ft)[:, None], np.vstack([injection.signals(t) for t in texts])])
     return model, comb, comb.predict(X), ft, y[te]

@@ -42,6 +42,22 @@ def tokens(text: str, max_tokens: int = 1000) -> list[str]:
     return out
 
 
+def collapse_repeats(text: str, max_repeats: int = 3, max_period: int = 4) -> str:
+    """Cut runs of a repeated word or short word pattern ("ö ö ö ...", ") ] } ) ] } ...") to ``max_repeats``.
+
+    Attackers pad with such runs to push the payload past a classifier's token window and to dilute
+    per-word rates; no honest text needs more than a few repeats. Whitespace is normalized to single spaces.
+    """
+    words = text.split()
+    out: list[str] = []
+    for i, w in enumerate(words):
+        # skip word i when the input's last p * max_repeats words before it, and it, repeat with period p
+        if not any(i >= p * max_repeats and all(words[j] == words[j - p] for j in range(i - p * max_repeats + p, i + 1))
+                   for p in range(1, max_period + 1)):
+            out.append(w)
+    return " ".join(out)
+
+
 def prepare(text: str, max_tokens: int = 1000) -> str:
     """The one text preparation for fastText, identical at train and predict time (one line, no newline)."""
     return " ".join(tokens(text, max_tokens))

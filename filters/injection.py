@@ -64,8 +64,14 @@ def _logit(p):
     return np.log(p / (1 - p))
 
 
+def depad(text: str) -> str:
+    """What the injection classifier reads, at train and predict time: the text without padding runs."""
+    return ftm.collapse_repeats(text)
+
+
 def fit(texts: list[str], labels, groups: list[str], ft_params: dict | None = None, folds: int = 4,
         l2: float = 1.0):
+    texts = [depad(t) for t in texts]
     labels = np.asarray(labels)
     fold = np.array([int(hashlib.sha1(g.encode()).hexdigest()[:8], 16) % folds for g in groups])
     oof = np.zeros(len(texts))
@@ -89,6 +95,7 @@ class Scorer:
     def score(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros(0)
+        texts = [depad(t) for t in texts]
         ft = ftm.predict(self.model, texts)
         X = np.hstack([_logit(ft)[:, None], np.vstack([signals(t) for t in texts])])
         return self.combiner.predict(X)
