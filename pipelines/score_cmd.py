@@ -26,7 +26,7 @@ def scorer(kind: str, model: str | None):
         return injection.Scorer(model or injection.DEFAULT_MODEL_DIR).score
     if kind == "llm":
         from filters import llm_text
-        det = llm_text.Detector(model or llm_text.DEFAULT_MODEL_DIR, llm_text.DEFAULT_LM)
+        det = llm_text.Detector(model or llm_text.DEFAULT_MODEL_DIR)
         return det.score
     if kind == "unicode":
         from filters import unicode_anomalies

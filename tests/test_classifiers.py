@@ -136,6 +136,12 @@ def test_train_and_score_commands(tmp_path):
     r = subprocess.run([sys.executable, "-m", "pipelines.cli", "score", "--kind", "unicode", "--input", str(src),
                         "--output", "-"], capture_output=True, text=True, env=env, cwd=ROOT)
     assert [json.loads(l).get("unicode_anomalies") for l in r.stdout.splitlines()] == [0, 0, None]
+    for kind, col in (("llm", "llm_score"), ("quality", "quality_score")):  # the committed default models
+        r = subprocess.run([sys.executable, "-m", "pipelines.cli", "score", "--kind", kind, "--input", str(src),
+                            "--output", "-", "--batch", "1"], capture_output=True, text=True, env=env, cwd=ROOT)
+        assert r.returncode == 0, r.stderr
+        got = [json.loads(l) for l in r.stdout.splitlines()]
+        assert all(0.0 <= g[col] <= 1.0 for g in got[:2]) and col not in got[2]
     r = subprocess.run([sys.executable, "-m", "pipelines.cli", "score", "--kind", "quality", "--input",
                         str(tmp_path / "missing.jsonl"), "--output", "-"], capture_output=True, text=True, env=env, cwd=ROOT)
     assert r.returncode == 2 and "missing.jsonl" in r.stderr
