@@ -140,18 +140,153 @@ class SyntheticSampler:
         self.i = s["i"]
 
 
-def bench_gristmill(name: str, sampler, B: int, T: int, steps: int, attention: str, mode: str = "default") -> dict:
+def old_attention_forward(self, x, cos, sin):
+    """The attention of gristmill before the layout change (RoPE on [B, H, T, K], so SDPA's output needs a
+    copy to go back to [B, T, D]): patched in by ``--explore`` to measure the change in the same run."""
+    from trainer.model import apply_rope
+
+    B, T, D = x.shape
+    q, k, v = self.qkv(x).view(B, T, 3, self.n_head, D // self.n_head).permute(2, 0, 3, 1, 4)
+    q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+    y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
+    return self.proj(y.transpose(1, 2).reshape(B, T, D))
+
+
+def bench_gristmill(name: str, sampler, B: int, T: int, steps: int, attention: str, mode: str = "default",
+                    old_layout: bool = False, **extra) -> dict:
+    from trainer import model as model_mod
     from trainer.model import preset
     from trainer.train import TrainConfig, train
 
+    torch._dynamo.reset()  # a fresh compile per row: no automatic dynamic shapes carried over from the last
     mcfg = preset("124m", vocab_size=50304, seq_len=T)
     cfg = TrainConfig(tokens=(steps + 10) * B * T, batch_size=B, lr=6e-4, log_every=10, progress=False,
-                      eval_tokens=T, attention=attention, spike_warmup=10 ** 9, compile_mode=mode)
-    res = train(mcfg, cfg, sampler, {}, None, log=lambda s: print("  " + s, flush=True))
+                      eval_tokens=T, attention=attention, spike_warmup=10 ** 9, compile_mode=mode, **extra)
+    new_forward = model_mod.Attention.forward
+    if old_layout:
+        model_mod.Attention.forward = old_attention_forward
+    try:
+        res = train(mcfg, cfg, sampler, {}, None, log=lambda s: print("  " + s, flush=True))
+    finally:
+        model_mod.Attention.forward = new_forward
     torch.cuda.empty_cache()
-    return {"name": f"{name} B={B} attn={attention}" + (f" mode={mode}" if mode != "default" else ""), "params": res["params"], "flops_per_token": res["flops_per_token"],
+    label = f"{name} B={B} attn={attention}" + (f" mode={mode}" if mode != "default" else "")
+    label += "".join(f" {k}={v}" for k, v in extra.items()) + (" old-layout" if old_layout else "")
+    return {"name": label, "params": res["params"], "flops_per_token": res["flops_per_token"],
             "tok_s": res["tok_s"], "mfu": res["mfu"], "warmup_s": res["wall_seconds"] - res["train_seconds"],
             "final_loss": res["train_curve"][-1]["loss"]}
+
+
+KERNEL_KINDS = [  # (category, substrings of a kernel name), first match wins
+    ("attention", ("flash", "fmha", "attention", "cudnn")),
+    ("matmul", ("gemm", "nvjet", "cutlass", "xmma", "sm90", "matmul", "_mm_")),
+    ("optimizer", ("adam",)),
+    ("grad-norm/clip", ("norm", "foreach", "multi_tensor")),
+    ("inductor reduction", ("triton_red", "triton_per")),
+    ("inductor pointwise", ("triton_poi",)),
+    ("embedding", ("embedding", "index", "scatter", "sort", "radix")),
+    ("copy/fill", ("memcpy", "memset", "copy", "fill", "elementwise")),
+]
+
+
+def kernel_kind(name: str) -> str:
+    low = name.lower()
+    for kind, keys in KERNEL_KINDS:
+        if any(k in low for k in keys):
+            return kind
+    return "other"
+
+
+def profile_gristmill(B: int, T: int, steps: int, device: str = "cuda", preset_name: str = "124m",
+                      vocab: int = 50304) -> dict:
+    """Where one training step's device time goes: gristmill's step (compiled model, bf16 autocast, backward,
+    clip, fused AdamW) under torch.profiler, kernels grouped by kind, in ms per step."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from trainer.model import GPT, preset
+
+    torch._dynamo.reset()
+    dev = torch.device(device)
+    cuda = dev.type == "cuda"
+    torch.manual_seed(0)
+    model = GPT(preset(preset_name, vocab_size=vocab, seq_len=T)).to(dev)
+    opt = torch.optim.AdamW(model.param_groups(0.1), lr=6e-4, betas=(0.9, 0.95), fused=cuda)
+    fwd = torch.compile(model) if cuda else model
+    g = torch.Generator(device=dev).manual_seed(0)
+
+    def step():
+        x = torch.randint(0, vocab, (B, T + 1), device=dev, generator=g)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cuda):
+            loss = fwd(x[:, :-1], x[:, 1:])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    for _ in range(3):  # compile and warm up outside the profile
+        step()
+    if cuda:
+        torch.cuda.synchronize()
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    t0 = time.time()
+    with profile(activities=acts) as prof:
+        for _ in range(steps):
+            step()
+        if cuda:
+            torch.cuda.synchronize()
+    wall_ms = (time.time() - t0) * 1000 / steps
+    from torch.autograd import DeviceType
+
+    kernels: dict[str, float] = {}
+    for e in prof.key_averages():
+        # On cuda only device events (kernels, copies): CPU ops that launched them carry the same device time,
+        # and inductor's launcher records a CPU op named like its kernel, so counting both doubles it.
+        if cuda and e.device_type != DeviceType.CUDA:
+            continue
+        t = getattr(e, "self_device_time_total", 0) if cuda else e.self_cpu_time_total
+        if cuda and not t:
+            continue
+        if not cuda and e.key.startswith("ProfilerStep"):
+            continue
+        kernels[e.key] = kernels.get(e.key, 0.0) + t / 1000 / steps  # us -> ms per step
+    kinds: dict[str, float] = {}
+    for name, ms in kernels.items():
+        kinds[kernel_kind(name)] = kinds.get(kernel_kind(name), 0.0) + ms
+    del model, fwd, opt
+    if cuda:
+        torch.cuda.empty_cache()
+    top = sorted(kernels.items(), key=lambda kv: -kv[1])[:25]
+    return {"B": B, "T": T, "steps": steps, "wall_ms_per_step_profiled": wall_ms,
+            "device_ms_per_step": sum(kernels.values()), "kinds_ms": dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
+            "top_kernels_ms": top}
+
+
+def print_profile(p: dict) -> None:
+    total = p["device_ms_per_step"]
+    print(f"\nprofile B={p['B']}: {total:.1f} ms of kernels per step "
+          f"(wall under the profiler {p['wall_ms_per_step_profiled']:.1f} ms)")
+    for kind, ms in p["kinds_ms"].items():
+        print(f"  {kind:<20} {ms:8.2f} ms  {ms / total:6.1%}")
+    print("  top kernels:")
+    for name, ms in p["top_kernels_ms"]:
+        print(f"  {ms:8.3f} ms  {kernel_kind(name):<18} {name[:110]}")
+
+
+# --explore rows: name -> (batch multiple of --batch-size, bench_gristmill keywords); plus "ref", "real", "profile"
+EXPLORE_ROWS: dict = {
+    "ref": None, "real": None, "profile": None,
+    "syn": (1, {}), "old-layout": (1, {"old_layout": True}), "syn2x": (2, {}),
+    "graphs": (1, {"mode": "reduce-overhead"}), "tune": (1, {"compile_tune": True}),
+    "tune2x": (2, {"compile_tune": True}),
+}
+EXPLORE_DEFAULT = ["ref", "syn", "old-layout", "profile", "syn2x", "graphs", "tune", "tune2x"]
+
+
+def print_table(rows: list[dict]) -> None:
+    ref = rows[0]
+    print("\n| run | tokens/s | MFU | vs reference |\n|---|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['name']} | {r['tok_s']:,.0f} | {r['mfu']:.1%} | {r['tok_s'] / ref['tok_s']:.2f}x |")
 
 
 def main(argv=None) -> int:
@@ -162,9 +297,15 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--out", default=os.environ.get("OUT", "."))
     p.add_argument("--extra", action="store_true", help="also try cuDNN attention and B=64")
+    p.add_argument("--explore", nargs="?", const=",".join(EXPLORE_DEFAULT), metavar="ROWS",
+                   help="MFU variants side by side with the reference, synthetic tokens; a comma list of "
+                        f"{sorted(EXPLORE_ROWS)} (default {','.join(EXPLORE_DEFAULT)})")
     p.add_argument("--autotune-only", action="store_true",
                    help="only gristmill-synthetic with compile mode max-autotune-no-cudagraphs (B=32 and 64)")
     args = p.parse_args(argv)
+    unknown = sorted(set((args.explore or "ref").split(",")) - set(EXPLORE_ROWS))
+    if unknown:
+        p.error(f"--explore: unknown row(s) {unknown}; known: {sorted(EXPLORE_ROWS)}")
     from shards.mix import MixSampler, load_mix
 
     T, B = 1024, args.batch_size
@@ -183,6 +324,24 @@ def main(argv=None) -> int:
 
     mix = load_mix(json.loads(args.mix))
     real = MixSampler(args.shards, mix, T, seed=0)
+    if args.explore:
+        syn = lambda: SyntheticSampler(real.vocab_size, T)  # noqa: E731
+        for row in args.explore.split(","):
+            if row == "ref":
+                record(bench_reference(B, T, args.steps, warmup=15))
+            elif row == "profile":
+                prof = profile_gristmill(B, T, steps=5)
+                with open(os.path.join(args.out, "profile.json"), "w") as f:
+                    json.dump({**info, **prof}, f, indent=1)
+                print_profile(prof)
+            elif row == "real":
+                record(bench_gristmill("gristmill-real", real, B, T, args.steps, "auto"))
+            else:
+                b_mult, kw = EXPLORE_ROWS[row]
+                record(bench_gristmill("gristmill-synthetic", syn(), b_mult * B, T, args.steps, "auto", **kw))
+        if rows:
+            print_table(rows)
+        return 0
     if args.autotune_only:
         for b in (B, 2 * B):
             record(bench_gristmill("gristmill-synthetic", SyntheticSampler(real.vocab_size, T), b, T, args.steps, "auto",
@@ -195,10 +354,7 @@ def main(argv=None) -> int:
         record(bench_gristmill("gristmill-synthetic", SyntheticSampler(real.vocab_size, T), B, T, args.steps, "cudnn"))
         record(bench_gristmill("gristmill-real", MixSampler(args.shards, mix, T, seed=0), B, T, args.steps, "cudnn"))
         record(bench_gristmill("gristmill-synthetic", SyntheticSampler(real.vocab_size, T), 2 * B, T, args.steps, "auto"))
-    ref = rows[0]
-    print("\n| run | tokens/s | MFU | vs reference |\n|---|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r['name']} | {r['tok_s']:,.0f} | {r['mfu']:.1%} | {r['tok_s'] / ref['tok_s']:.2f}x |")
+    print_table(rows)
     syn = {r["name"].split(" ", 1)[1]: r for r in rows if r["name"].startswith("gristmill-synthetic")}
     for r in rows:
         if r["name"].startswith("gristmill-real") and r["name"].split(" ", 1)[1] in syn:

@@ -102,8 +102,9 @@ def rope_tables(seq_len: int, head_dim: int, base: float) -> tuple[torch.Tensor,
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    # x: [B, H, T, K]; rotate pairs (first half, second half) of each head's channels.
-    x1, x2 = x.float().chunk(2, dim=-1)  # [B, H, T, K/2] each
+    # x: [..., K] with cos/sin broadcastable to [..., K/2]; rotate pairs (first half, second half) of each
+    # head's channels.
+    x1, x2 = x.float().chunk(2, dim=-1)  # [..., K/2] each
     out = torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
     return out.type_as(x)
 
@@ -120,9 +121,14 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         B, T, D = x.shape
-        q, k, v = self.qkv(x).view(B, T, 3, self.n_head, D // self.n_head).permute(2, 0, 3, 1, 4)  # 3 x [B, H, T, K]
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_head, D // self.n_head).unbind(2)  # 3 x [B, T, H, K]
+        # RoPE in the [B, T, H, K] layout, so q and k are written token-major and SDPA's output (which follows
+        # q's memory layout) is [B, T, H, K] in memory too: the reshape back to [B, T, D] below is then a free
+        # view instead of a copy forward and another in the backward (same arithmetic, fewer bytes moved).
+        cos, sin = cos[:, None], sin[:, None]  # [T, 1, K/2]
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)  # [B, H, T, K]
+        y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                           is_causal=self.causal)  # [B, H, T, K]
         return self.proj(y.transpose(1, 2).reshape(B, T, D))
 
 

@@ -68,6 +68,8 @@ class TrainConfig:
     device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda", "cuda:1", ...
     compile: bool | None = None  # torch.compile the model; None = on for cuda, off on the CPU
     compile_mode: str = "default"  # torch.compile mode, e.g. "max-autotune-no-cudagraphs" (slow to compile)
+    compile_tune: bool = False  # inductor coordinate-descent tuning of its generated (non-matmul) kernels;
+    # a longer first compile, cached on disk after
     bf16: bool | None = None  # bf16 autocast; None = on for cuda, off on the CPU
     first_loss_tolerance: float = 0.25  # guard: first loss must be within this fraction of ln(vocab)
     spike_ratio: float = 1.8  # guard: stop when a loss exceeds this multiple of its smoothed value
@@ -330,6 +332,14 @@ def train(model_cfg: GPTConfig, cfg: TrainConfig, sampler: Sampler, eval_sources
                                 SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH) if b != first]
             stack.enter_context(sdpa_kernel([first, *rest], set_priority=True))
 
+        if use_compile and cfg.compile_tune:
+            import torch._inductor.config as inductor_config
+
+            # compilation is lazy (first forward, first backward), so the setting must hold during the loop
+            stack.enter_context(inductor_config.patch(coordinate_descent_tuning=True))
+        # CUDA-graph modes replay static buffers: mark each step so outputs of the last one may be reused
+        graphs = use_compile and cfg.compile_mode in ("reduce-overhead", "max-autotune")
+
         bar = tqdm(total=total_steps, initial=start_step, disable=not cfg.progress, file=bar_out,
                    unit="step", dynamic_ncols=True, leave=False)
 
@@ -378,6 +388,8 @@ def train(model_cfg: GPTConfig, cfg: TrainConfig, sampler: Sampler, eval_sources
                 x, y = split_batch(batch)
                 if step == start_step and micro == 0:
                     check_shift(batch, x, y)
+                if graphs:
+                    torch.compiler.cudagraph_mark_step_begin()
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                     loss = fwd(x, y)
                 if step == 0 and micro == 0:
