@@ -121,9 +121,11 @@ class Detector:
 
         from filters import charlm
 
-        # One thread: a Beam worker is one per core already, and on a busy machine torch's intra-op
-        # threads spin against each other (measured here: 2 threads 8x slower than 1 on 2 loaded cores).
-        torch.set_num_threads(threads)
+        # One thread while scoring: a Beam worker is one per core already, and on a busy machine torch's
+        # intra-op threads spin against each other (measured here: 2 threads 8x slower than 1 on 2 loaded
+        # cores). Set around each call and restored, so a trainer in the same process keeps its threads.
+        self.threads = threads
+        self.torch = torch
         card = ftm.load_card(os.path.join(model_dir, "card.json"))
         self.feature_set = card["params"]["feature_set"]
         self.combiner = Combiner.load(os.path.join(model_dir, "combiner.json"))
@@ -136,7 +138,14 @@ class Detector:
         if not texts:
             return np.zeros(0)
         ft = ftm.predict(self.ft, texts) if self.ft is not None else None
-        lm = self.charlm.features(self.lms, texts) if self.lms is not None else None
+        lm = None
+        if self.lms is not None:
+            before = self.torch.get_num_threads()
+            self.torch.set_num_threads(self.threads)
+            try:
+                lm = self.charlm.features(self.lms, texts)
+            finally:
+                self.torch.set_num_threads(before)
         st = np.vstack([style_features(t) for t in texts])
         return self.combiner.predict(assemble(self.feature_set, ft, lm, st))
 
