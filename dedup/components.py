@@ -1,19 +1,20 @@
 """Connected components of the near-duplicate graph: scipy locally (the reference), min-label rounds on Beam.
 
 A node is any comparable value; the label of a component is its smallest node. Pipelines make the
-node ``(no_quality, -quality, id, path, row)`` so that the smallest node is the document to keep:
+node ``(no_quality, -quality, id, file index, row)`` so that the smallest node is the document to keep:
 highest quality first, then smallest id (then input path and row, so a repeated id stays apart).
 
 Beam algorithm: min-label propagation over a fixed edge list, unrolled for ``rounds`` rounds in one
-pipeline. Each node carries its label and its neighbour list; a round
-sends the label to the neighbours and keeps the smallest label per node (one CombinePerKey: Beam
-combines the candidates before the shuffle, and the neighbour list rides along in the same record). A round holds one node's neighbours in one place, never a component
-and never the graph; the edge builder (pipelines/dedup.py) keeps degrees small by splitting hot
-buckets. The CombineFn also counts the nodes whose label changed in the last round: zero means the
-labels are final (a fixed point); otherwise the caller runs more rounds from the written labels (an
-outer loop of pipelines). Rounds needed = the graph's diameter, which is small for near-duplicate
-graphs (bucket stars have diameter <= 4); label propagation was chosen over large-star/small-star
-because those gather a component's edges at its smallest node, which is what we must avoid.
+pipeline. Each node carries its label and its neighbour list; a round sends the label to the
+neighbours and keeps the smallest label per node (one CombinePerKey: Beam combines the candidates
+before the shuffle, and the neighbour list rides along in the same record). A round holds one node's
+neighbours in one place, never a component and never the graph; the edge builder
+(pipelines/dedup.py) keeps degrees small by splitting hot buckets. The CombineFn also counts the
+nodes whose label changed in the last round: zero means the labels are final (a fixed point);
+otherwise the caller runs more rounds from the written labels (an outer loop of pipelines). Rounds
+needed = the graph's diameter, which is small for near-duplicate graphs (bucket stars have diameter
+<= 4); label propagation was chosen over large-star/small-star because those gather a component's
+edges at its smallest node, which is what we must avoid.
 """
 from __future__ import annotations
 

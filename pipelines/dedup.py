@@ -395,7 +395,9 @@ def find_components(inputs: list[str], config: DedupConfig, work: str, options, 
 
 def parser() -> argparse.ArgumentParser:
     d = DedupConfig()
-    ap = argparse.ArgumentParser(prog="gristmill dedup", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="gristmill dedup",
+        description="MinHash near-duplicate removal over Parquet documents (a Beam job; Beam flags pass through).")
     ap.add_argument("--input", nargs="+", required=True, help="Parquet document files or globs (e.g. 'out/docs/*.parquet')")
     ap.add_argument("--output", required=True, help="output folder: docs/, rejected/, report.json, manifest.json")
     ap.add_argument("--ngram", type=int, default=d.ngram, help="words per shingle (default %(default)s)")
