@@ -12,6 +12,10 @@ MFU = (6N + 12·L·D·T) x tokens/s / 989e12 (H100 SXM dense bf16), N = paramete
 learned position table excluded, as nanoGPT does). Target: gristmill >= 50% MFU.
 
     PYTHONPATH=. python benchmarks/trainer.py --shards .device/abl/shards --out $OUT
+
+``--explore ROWS`` runs MFU variants instead, each a fresh compile, side by side with the reference
+(``ref,syn,old-layout,profile,syn2x,graphs,tune,tune2x``); ``profile`` writes ``$OUT/profile.json``, the
+device time of one step by kernel kind (matmul, attention, inductor's fused kernels, optimizer, ...).
 """
 from __future__ import annotations
 
@@ -241,7 +245,9 @@ def profile_gristmill(B: int, T: int, steps: int, device: str = "cuda", preset_n
     for e in prof.key_averages():
         # On cuda only device events (kernels, copies): CPU ops that launched them carry the same device time,
         # and inductor's launcher records a CPU op named like its kernel, so counting both doubles it.
-        if cuda and e.device_type != DeviceType.CUDA:
+        # GPU-side user annotations (e.g. "Optimizer.step#AdamW.step") span kernels already counted.
+        if cuda and (e.device_type != DeviceType.CUDA or getattr(e, "is_user_annotation", False)
+                     or e.key.startswith("Optimizer.")):
             continue
         t = getattr(e, "self_device_time_total", 0) if cuda else e.self_cpu_time_total
         if cuda and not t:
