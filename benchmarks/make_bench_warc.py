@@ -9,6 +9,11 @@ byte (LF-only ClueWeb headers, gzip'd bodies and all), so the WARC-Block/Payload
 true. Records are dealt round robin into ``shards`` files, one gzip member per record, so every shard
 holds the same mix of pages and two workers get equal work. Deterministic: the same sample gives the
 same bytes. The output folder is under .bench/ (git-ignored).
+
+Records get a ``WARC-Identified-Payload-Type`` header (the MIME type of their HTTP Content-Type), as
+Common Crawl's WARCs carry one; ``--no-payload-type`` leaves it out. Readers that trust it (datatrove's
+WarcReader) then skip content sniffing; without it datatrove runs libmagic on every body, which calls
+many of these article pages "application/javascript" (they start with a <script>) and skips them.
 """
 from __future__ import annotations
 
@@ -45,7 +50,18 @@ def sample_records(sample_dir: Path = SAMPLE) -> list[tuple[list[tuple[str, str]
     return out
 
 
-def record_bytes(headers: list[tuple[str, str]], block: bytes, url: str, k: int) -> bytes:
+def http_mime(block: bytes) -> str | None:
+    """MIME type from the HTTP Content-Type header of a response block (CRLF or bare-LF headers)."""
+    end = min((i for i in (block.find(b"\r\n\r\n"), block.find(b"\n\n")) if i >= 0), default=-1)
+    for line in block[:end].split(b"\n")[1:] if end >= 0 else []:
+        name, sep, value = line.partition(b":")
+        if sep and name.strip().lower() == b"content-type":
+            mime = value.split(b";")[0].strip().lower().decode("latin-1")
+            return mime or None
+    return None
+
+
+def record_bytes(headers: list[tuple[str, str]], block: bytes, url: str, k: int, payload_type: bool = True) -> bytes:
     rid = "<urn:uuid:%s>" % uuid.uuid5(_NS, f"{url} {k}")
     lines = ["WARC/1.0"]
     for name, value in headers:
@@ -57,13 +73,17 @@ def record_bytes(headers: list[tuple[str, str]], block: bytes, url: str, k: int)
         elif low in ("content-length", "warc-concurrent-to", "warc-warcinfo-id"):
             continue  # Content-Length is rewritten below; the links point at records we do not copy
         lines.append(f"{name}: {value}")
+    mime = http_mime(block) if payload_type else None
+    if mime and not any(n.lower() == "warc-identified-payload-type" for n, _ in headers):
+        lines.append(f"WARC-Identified-Payload-Type: {mime}")
     lines.append(f"Content-Length: {len(block)}")
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
     # mtime=0: gzip headers carry no timestamp, so rebuilding gives identical bytes.
     return gzip.compress(head + block + b"\r\n\r\n", compresslevel=6, mtime=0)
 
 
-def build(out_dir: Path = DEFAULT_OUT, copies: int = 7, shards: int = 4) -> tuple[list[str], int]:
+def build(out_dir: Path = DEFAULT_OUT, copies: int = 7, shards: int = 4,
+          payload_type: bool = True) -> tuple[list[str], int]:
     """Write ``shards`` WARC files; return (paths, number of response records written)."""
     if copies < 1:
         raise ValueError(f"'copies' must be >= 1 (got {copies})")
@@ -79,7 +99,7 @@ def build(out_dir: Path = DEFAULT_OUT, copies: int = 7, shards: int = 4) -> tupl
     for k in range(copies):
         for headers, block in records:
             url = copy_url(dict((a.lower(), b) for a, b in headers).get("warc-target-uri", ""), k)
-            members[n % shards].append(record_bytes(headers, block, url, k))
+            members[n % shards].append(record_bytes(headers, block, url, k, payload_type))
             n += 1
     for path, parts in zip(paths, members):
         tmp = path.with_suffix(".tmp")
@@ -93,8 +113,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--copies", type=int, default=7)
     ap.add_argument("--shards", type=int, default=4)
+    ap.add_argument("--no-payload-type", action="store_true", help="omit WARC-Identified-Payload-Type")
     args = ap.parse_args()
-    paths, n = build(args.out, args.copies, args.shards)
+    paths, n = build(args.out, args.copies, args.shards, payload_type=not args.no_payload_type)
     print(f"{n} response records in {len(paths)} files under {args.out}")
 
 
