@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import re
 import sys
@@ -50,9 +51,11 @@ def default_config() -> dict:
         "gopher_repetition": {},
         "c4": {},
         "fineweb": {},
-        "quality": {"enabled": False},
-        "llm": {"enabled": False},
+        # Classifier stages (filters/*.py, see README "Classifiers"); on with --classifiers or enabled: true.
+        "unicode": {"enabled": False},
         "injection": {"enabled": False},
+        "llm": {"enabled": False},
+        "quality": {"enabled": False},
     }
 
 
@@ -83,11 +86,14 @@ def build_stages(config: dict) -> list[Stage]:
     """The curate chain, in order. Called in DoFn.setup(): models load here, once per worker."""
     from filters import c4, decode, extract, fineweb, gopher, lang
 
-    stages = [pre_extracted(decode.stage(config["decode"]), sets_text=False)]
-    if config["injection"].get("enabled"):
-        from filters import hidden_text
+    def options(key: str) -> dict:
+        return {k: v for k, v in config[key].items() if k != "enabled"}
 
-        stages.append(pre_extracted(hidden_text.stage(config["hidden_text"]), sets_text=False))
+    stages = [pre_extracted(decode.stage(config["decode"]), sets_text=False)]
+    if config["hidden_text"].get("enabled", config["injection"].get("enabled")):
+        from filters import hidden_text  # measured on the HTML, so it must run before extraction
+
+        stages.append(pre_extracted(hidden_text.stage(options("hidden_text")), sets_text=False))
     stages += [
         pre_extracted(extract.stage(config["extract"]), sets_text=True),
         lang.stage(config["lang"]),
@@ -96,10 +102,10 @@ def build_stages(config: dict) -> list[Stage]:
         c4.stage(config["c4"]),
         fineweb.stage(config["fineweb"]),
     ]
-    for key, module in (("quality", "quality"), ("llm", "llm_text"), ("injection", "injection")):
+    for key, module in (("unicode", "unicode_anomalies"), ("injection", "injection"), ("llm", "llm_text"),
+                        ("quality", "quality")):
         if config[key].get("enabled"):
-            mod = __import__(f"filters.{module}", fromlist=["stage"])
-            stages.append(mod.stage({k: v for k, v in config[key].items() if k != "enabled"}))
+            stages.append(importlib.import_module(f"filters.{module}").stage(options(key)))
     return stages
 
 
@@ -187,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, metavar="DIR", help="output folder (local or gs://)")
     p.add_argument("--config", metavar="YAML", help="stage options (see README: curate configuration)")
     p.add_argument("--langs", default=None, help="comma-separated ISO codes to keep (default: keep all)")
-    p.add_argument("--classifiers", action="store_true", help="score quality, LLM text and injection too")
+    p.add_argument("--classifiers", action="store_true",
+                   help="also run the hidden-text, unicode, injection, LLM-text and quality scorers")
     return p
 
 
@@ -199,7 +206,7 @@ def load_config(args) -> dict:
     if args.langs is not None:
         config["lang"]["langs"] = [c.strip() for c in args.langs.split(",") if c.strip()]
     if getattr(args, "classifiers", False):
-        for key in ("quality", "llm", "injection"):
+        for key in ("hidden_text", "unicode", "injection", "llm", "quality"):
             config[key]["enabled"] = True
     return config
 

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {title}", flush=True)
 
     step(f"curate: {len(inputs)} WARC files -> {out / 'curate'}")
-    report = curate.run(["--input", *inputs, "--output", str(out / "curate"), *beam_args])
+    report = curate.run(["--input", *inputs, "--output", str(out / "curate"), "--classifiers", *beam_args])
     print(summary_table(report), flush=True)
 
     step(f"dedup: MinHash near duplicates -> {out / 'dedup'}")
