@@ -176,20 +176,30 @@ def datatrove_speed(docs: list[dict]) -> dict:
 # ---------------------------------------------------------------- 2. precision / recall
 
 def job_components(sigs: np.ndarray, threshold: float, bands: int, rows: int, fanout: int = 16,
-                   max_centers: int = 16) -> dict:
-    """The job's candidate -> edges -> components path (pipelines/dedup.py) run locally on indices."""
+                   max_centers: int = 16, margin: float = 0.0, sets: list | None = None) -> dict:
+    """The job's candidate -> edges -> components path (pipelines/dedup.py) run locally on indices.
+
+    With ``margin``, pairs estimated within it of the threshold are decided by exact Jaccard of ``sets``.
+    """
     sub: dict = {}
+    sketches = sigs.astype("<u2")  # what the job's band records carry
     for i, sig in enumerate(sigs):
         s = salt(i, fanout)
         for key in band_keys(sig, bands, rows):
-            sub.setdefault((key, s), []).append((i, sig))
-    edges, centers_by_key = [], {}
+            sub.setdefault((key, s), []).append((i, sketches[i]))
+    edges, ambiguous, centers_by_key = [], set(), {}
     for (key, _), members in sub.items():
-        e, centers, _ = bucket_edges(members, threshold, max_centers)
+        e, centers, _, amb = bucket_edges(members, threshold, max_centers, margin)
         edges += e
+        ambiguous.update(amb)
         centers_by_key.setdefault(key, []).extend(centers)
     for members in centers_by_key.values():
-        edges += bucket_edges(members, threshold, max_centers * fanout)[0]
+        e, _, _, amb = bucket_edges(members, threshold, max_centers * fanout, margin)
+        edges += e
+        ambiguous.update(amb)
+    for i, j in ambiguous:
+        if len(sets[i] & sets[j]) / len(sets[i] | sets[j]) >= threshold:
+            edges.append((i, j))
     return local_components(edges)
 
 
@@ -203,6 +213,7 @@ def cluster_pairs(labels: dict) -> set:
 def precision_recall_table(docs: list[dict], threshold: float) -> dict:
     t = time.perf_counter()
     lists = [shingles(d["text"], 5) for d in docs]
+    sets = [set(x) for x in lists]
     truth = exact_pairs(lists, threshold)
     truth_clusters = cluster_pairs(local_components(truth))
     out = {"docs": len(docs), "threshold": threshold, "true_pairs": len(truth),
@@ -214,9 +225,18 @@ def precision_recall_table(docs: list[dict], threshold: float) -> dict:
         cand = lsh_pairs(sigs, b, r, None)
         verified = {(i, j) for i, j in cand if np.count_nonzero(sigs[i] == sigs[j]) / num_perm >= threshold}
         found = cluster_pairs(job_components(sigs, threshold, b, r))
-        row = {"config": label, "num_perm": num_perm, "bands": b, "rows": r}
+        margin = 3.0 * (threshold * (1 - threshold) / num_perm) ** 0.5
+        sure = {(i, j) for i, j in cand if np.count_nonzero(sigs[i] == sigs[j]) / num_perm >= threshold + margin}
+        exact = sure | {(i, j) for i, j in cand if abs(np.count_nonzero(sigs[i] == sigs[j]) / num_perm - threshold)
+                        < margin and len(sets[i] & sets[j]) / len(sets[i] | sets[j]) >= threshold}
+        found_exact = cluster_pairs(job_components(sigs, threshold, b, r, margin=margin, sets=sets))
+        row = {"config": label, "num_perm": num_perm, "bands": b, "rows": r,
+               "ambiguous_share": round(sum(abs(np.count_nonzero(sigs[i] == sigs[j]) / num_perm - threshold)
+                                            < margin for i, j in cand) / max(1, len(cand)), 4)}
         for name, pairs, ref in [("raw", cand, truth), ("verified", verified, truth),
-                                 ("job_components", found, truth_clusters)]:
+                                 ("verified_exact_near_threshold", exact, truth),
+                                 ("job_components", found, truth_clusters),
+                                 ("job_components_exact", found_exact, truth_clusters)]:
             p, rc = precision_recall(pairs, ref)
             row[name] = {"pairs": len(pairs), "precision": round(p, 4), "recall": round(rc, 4)}
         out["rows"].append(row)

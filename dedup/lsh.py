@@ -77,35 +77,40 @@ def salt(node: Any, fanout: int) -> int:
 
 
 def bucket_edges(members: Iterable[tuple[Any, np.ndarray | None]], threshold: float | None,
-                 max_centers: int = 16) -> tuple[list[tuple[Any, Any]], list[tuple[Any, np.ndarray | None]], int]:
-    """Star edges of one (sub-)bucket: (edges, centers, unlinked).
+                 max_centers: int = 16, margin: float = 0.0) -> tuple[list, list, int, list]:
+    """Star edges of one (sub-)bucket: (edges, centers, unlinked, ambiguous).
 
     ``members`` are (node, signature) pairs; nodes are comparable and the smallest is the first center.
     Without ``threshold`` every member links to the smallest node (signatures may be None). With it,
-    a member links to the first center with estimated Jaccard >= threshold, else becomes a center
-    itself while fewer than ``max_centers`` exist, else stays unlinked (counted, never silently lost:
-    it is still kept as a document, only this bucket's evidence is not used).
-    Edges are (member, center); a member equal to its center (the same node twice) adds no edge.
+    a member links to the first center with estimated Jaccard >= threshold + margin, else becomes a
+    center itself while fewer than ``max_centers`` exist, else stays unlinked (counted, never silently
+    lost: it is still kept as a document, only this bucket's evidence is not used). A (member, center)
+    pair whose estimate lies within ``margin`` of the threshold is returned in ``ambiguous``, for the
+    caller to decide by exact Jaccard. Edges are (member, center); the same node twice adds nothing.
     """
     ordered = sorted(members, key=lambda m: m[0])
     if not ordered:
-        return [], [], 0
+        return [], [], 0, []
     if threshold is None:
         center = ordered[0]
-        return [(n, center[0]) for n, _ in ordered[1:] if n != center[0]], [center], 0
+        return [(n, center[0]) for n, _ in ordered[1:] if n != center[0]], [center], 0, []
     edges: list[tuple[Any, Any]] = []
+    ambiguous: list[tuple[Any, Any]] = []
     centers: list[tuple[Any, np.ndarray]] = []
     unlinked = 0
     for node, sig in ordered:
         for c_node, c_sig in centers:
             if node == c_node:
                 break
-            if estimated_jaccard(sig, c_sig) >= threshold:
+            est = estimated_jaccard(sig, c_sig)
+            if est >= threshold + margin:
                 edges.append((node, c_node))
                 break
+            if margin and est > threshold - margin:
+                ambiguous.append((node, c_node))
         else:
             if len(centers) < max_centers:
                 centers.append((node, sig))
             else:
                 unlinked += 1
-    return edges, centers, unlinked
+    return edges, centers, unlinked, ambiguous

@@ -94,6 +94,11 @@ def _sha1_32(items: Iterable[bytes]) -> np.ndarray:
     return np.frombuffer(digests, dtype="<u4")[::5].astype(np.uint32)
 
 
+def shingle_hashes(items: Sequence[bytes]) -> np.ndarray:
+    """datasketch's 32-bit sha1 hash of each shingle (before the pre-mix), as uint32."""
+    return _sha1_32(items) if len(items) else np.zeros(0, dtype=np.uint32)
+
+
 class MinHasher:
     """Computes signatures for batches of shingle lists; build once per worker (holds the parameters)."""
 

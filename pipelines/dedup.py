@@ -38,7 +38,7 @@ from apache_beam.metrics.metric import MetricsFilter
 
 from dedup.components import Adjacency, LabelRounds
 from dedup.lsh import band_keys, bucket_edges, choose_bands, salt
-from dedup.minhash import MinHashConfig, MinHasher, shingles
+from dedup.minhash import MinHashConfig, MinHasher, shingle_hashes, shingles
 from pipelines.io.atomic import join, makedirs, mark_done, output_name, read_done, write_json_atomic
 from pipelines.io.parquet import REJECT_COLUMNS, read_table, write_table_atomic
 from pipelines.options import expand_inputs, parse
@@ -62,6 +62,7 @@ class DedupConfig:
     fp_weight: float = 0.1          # band choice: weight of false candidates (verification removes them)
     fn_weight: float = 0.9          # band choice: weight of missed pairs (nothing recovers them)
     verify: bool = True             # link a bucket member only if estimated Jaccard >= threshold
+    exact_check: bool = True        # estimates within 3 sd of the threshold: decide by exact Jaccard
     fanout: int = 16                # sub-buckets per band value: a hot bucket is split this many ways
     max_centers: int = 16           # verified stars per sub-bucket before members stay unlinked (counted)
     rounds: int = 6                 # min-label rounds unrolled per pipeline
@@ -75,6 +76,12 @@ class DedupConfig:
         for name in ("fanout", "max_centers", "rounds", "max_passes", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"'{name}' must be >= 1 (got {getattr(self, name)})")
+
+    def margin(self) -> float:
+        """Half-width of the band around the threshold where an estimate is too noisy to decide on."""
+        if not (self.verify and self.exact_check):
+            return 0.0
+        return 3.0 * math.sqrt(self.threshold * (1.0 - self.threshold) / self.num_perm)
 
     def bands(self) -> tuple[int, int]:
         return choose_bands(self.threshold, self.num_perm, self.fp_weight, self.fn_weight)
@@ -157,10 +164,12 @@ class SubBucketFn(beam.DoFn):
     """A sub-bucket -> star edges, plus its centers re-keyed by band value for the second level."""
 
     CENTERS = "centers"
+    AMBIGUOUS = "ambiguous"
 
     def __init__(self, config: DedupConfig) -> None:
         self.threshold = config.threshold if config.verify else None
         self.max_centers = config.max_centers
+        self.margin = config.margin()
         self.size = Metrics.distribution(METRICS_NS, "lsh.subbucket_size")
         self.unlinked = Metrics.counter(METRICS_NS, "lsh.unlinked")
 
@@ -168,10 +177,12 @@ class SubBucketFn(beam.DoFn):
         (key, _), values = kv
         members = _members(values)
         self.size.update(len(members))
-        edges, centers, unlinked = bucket_edges(members, self.threshold, self.max_centers)
+        edges, centers, unlinked, ambiguous = bucket_edges(members, self.threshold, self.max_centers, self.margin)
         if unlinked:
             self.unlinked.inc(unlinked)
         yield from edges
+        for edge in ambiguous:
+            yield beam.pvalue.TaggedOutput(self.AMBIGUOUS, edge)
         for node, sig in centers:
             yield beam.pvalue.TaggedOutput(self.CENTERS, (key, (node, None if sig is None else sig.tobytes())))
 
@@ -182,6 +193,7 @@ class BucketFn(beam.DoFn):
     def __init__(self, config: DedupConfig) -> None:
         self.threshold = config.threshold if config.verify else None
         self.max_centers = config.max_centers * config.fanout
+        self.margin = config.margin()
         self.size = Metrics.distribution(METRICS_NS, "lsh.bucket_centers")
         self.unlinked = Metrics.counter(METRICS_NS, "lsh.unlinked")
 
@@ -189,10 +201,74 @@ class BucketFn(beam.DoFn):
         _, values = kv
         members = _members(values)
         self.size.update(len(members))
-        edges, _, unlinked = bucket_edges(members, self.threshold, self.max_centers)
+        edges, _, unlinked, ambiguous = bucket_edges(members, self.threshold, self.max_centers, self.margin)
         if unlinked:
             self.unlinked.inc(unlinked)
         yield from edges
+        for edge in ambiguous:
+            yield beam.pvalue.TaggedOutput(SubBucketFn.AMBIGUOUS, edge)
+
+
+class ShingleSetsFn(beam.DoFn):
+    """(file index, [(row, edge)]) -> (edge, sorted unique shingle hashes of that row), reading the file once.
+
+    Hashes are datasketch's 32-bit sha1 of each shingle: "exact" Jaccard up to 32-bit collisions
+    between two documents' shingles (about 1 in 4,000 for two 1,000-shingle documents to share one).
+    """
+
+    def __init__(self, config: DedupConfig, inputs: list[str]) -> None:
+        self.config = config
+        self.inputs = inputs
+
+    def process(self, kv):
+        file_index, requests = kv
+        requests = sorted(requests)
+        try:
+            texts = read_table(self.inputs[file_index], columns=["text"]).column("text").to_pylist()
+        except (pa.ArrowInvalid, OSError, KeyError):
+            return  # the write step reports the file; its edges stay unconfirmed
+        sets: dict[int, bytes] = {}
+        for row, edge in requests:
+            if row not in sets:
+                text = texts[row] if row < len(texts) else None
+                sets[row] = np.unique(shingle_hashes(shingles(text or "", self.config.ngram))).tobytes()
+            yield edge, sets[row]
+
+
+def _exactly_similar(kv, threshold: float):
+    edge, sides = kv
+    sides = list(sides)
+    Metrics.counter(METRICS_NS, "lsh.exact_checked").inc()
+    if len(sides) != 2:  # an endpoint's file could not be read
+        return
+    a, b = (np.frombuffer(x, dtype=np.uint32) for x in sides)
+    inter = np.intersect1d(a, b, assume_unique=True).size
+    union = a.size + b.size - inter
+    if union and inter / union >= threshold:
+        Metrics.counter(METRICS_NS, "lsh.exact_confirmed").inc()
+        yield edge
+
+
+class ExactCheck(beam.PTransform):
+    """Ambiguous (u, v) candidate edges -> the ones whose exact shingle Jaccard reaches the threshold.
+
+    Requests are grouped by input file, so each file is read once, and only the rows that need it
+    are shingled; each edge then meets its two shingle sets under its own key.
+    """
+
+    def __init__(self, config: DedupConfig, inputs: list[str]) -> None:
+        super().__init__()
+        self.config = config
+        self.inputs = inputs
+
+    def expand(self, ambiguous):
+        return (ambiguous
+                | "Distinct" >> beam.Distinct()
+                | "Requests" >> beam.FlatMap(lambda e: [(e[0][3], (e[0][4], e)), (e[1][3], (e[1][4], e))])
+                | "ByFile" >> beam.GroupByKey()
+                | "ShingleSets" >> beam.ParDo(ShingleSetsFn(self.config, self.inputs))
+                | "ByEdge" >> beam.GroupByKey()
+                | "Exact" >> beam.FlatMap(_exactly_similar, self.config.threshold))
 
 
 def _dump(obj) -> str:
@@ -220,10 +296,15 @@ def candidates_pipeline(p, inputs: list[str], config: DedupConfig, work: str) ->
     records = (p | "Inputs" >> beam.Create(inputs) | "Spread" >> beam.Reshuffle()
                | "Bands" >> beam.ParDo(BandRecordsFn(config, inputs)))
     sub = (records | "SubBuckets" >> beam.GroupByKey()
-           | "Stars" >> beam.ParDo(SubBucketFn(config)).with_outputs(SubBucketFn.CENTERS, main="edges"))
+           | "Stars" >> beam.ParDo(SubBucketFn(config)).with_outputs(
+               SubBucketFn.CENTERS, SubBucketFn.AMBIGUOUS, main="edges"))
     top = (sub[SubBucketFn.CENTERS] | "Buckets" >> beam.GroupByKey()
-           | "CenterStars" >> beam.ParDo(BucketFn(config)))
-    state = (sub.edges, top) | "AllEdges" >> beam.Flatten() | "Adjacency" >> Adjacency()
+           | "CenterStars" >> beam.ParDo(BucketFn(config)).with_outputs(SubBucketFn.AMBIGUOUS, main="edges"))
+    edges = [sub.edges, top.edges]
+    if config.margin():
+        edges.append((sub[SubBucketFn.AMBIGUOUS], top[SubBucketFn.AMBIGUOUS])
+                     | "AllAmbiguous" >> beam.Flatten() | "ExactCheck" >> ExactCheck(config, inputs))
+    state = tuple(edges) | "AllEdges" >> beam.Flatten() | "Adjacency" >> Adjacency()
     _write_state(*(state | "Rounds" >> LabelRounds(config.rounds)), work, 1)
 
 
@@ -407,6 +488,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--fp_weight", type=float, default=d.fp_weight, help="band choice weight of false candidates")
     ap.add_argument("--fn_weight", type=float, default=d.fn_weight, help="band choice weight of missed pairs")
     ap.add_argument("--no_verify", action="store_true", help="link every LSH candidate, without the estimated-Jaccard check")
+    ap.add_argument("--no_exact_check", action="store_true",
+                    help="decide estimates near the threshold by the estimate too (no second read of those rows)")
     ap.add_argument("--fanout", type=int, default=d.fanout, help="sub-buckets per band value (hot buckets)")
     ap.add_argument("--max_centers", type=int, default=d.max_centers, help="verified stars per sub-bucket")
     ap.add_argument("--rounds", type=int, default=d.rounds, help="label rounds per pipeline (default %(default)s)")
@@ -422,6 +505,7 @@ def run(argv: list[str] | None = None) -> dict:
     try:
         config = DedupConfig(ngram=args.ngram, num_perm=args.num_perm, seed=args.seed, threshold=args.threshold,
                              fp_weight=args.fp_weight, fn_weight=args.fn_weight, verify=not args.no_verify,
+                             exact_check=not args.no_exact_check,
                              fanout=args.fanout, max_centers=args.max_centers, rounds=args.rounds,
                              max_passes=args.max_passes, quality_column=args.quality_column,
                              batch_size=args.batch_size)

@@ -41,6 +41,8 @@ def test_same_bytes_with_one_and_two_workers_and_rerun_skips(tmp_path):
     two = job.run(["--input", glob, "--output", str(tmp_path / "two"),
                    "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
     assert one["lsh"]["components.passes"] > 1 and two["lsh"]["components.passes"] == 1
+    # Estimates near the threshold went to the exact check, which confirmed some and refused some.
+    assert 0 < two["lsh"]["lsh.exact_confirmed"] < two["lsh"]["lsh.exact_checked"]
     for sub in ("docs", "rejected"):
         a, b = read_dir(tmp_path / "one" / sub), read_dir(tmp_path / "two" / sub)
         assert a == b and len(a) == 2

@@ -57,13 +57,18 @@ def test_bucket_edges_star_and_verified_centers():
     near = base.copy(); near[:10] += 1000          # estimated Jaccard 0.9 with base
     far = base.copy(); far[:60] += 1000            # 0.4
     members = [("c", near), ("a", base), ("b", far), ("d", far.copy())]
-    edges, centers, unlinked = bucket_edges(members, None)
+    edges, centers, unlinked, _ = bucket_edges(members, None)
     assert sorted(edges) == [("b", "a"), ("c", "a"), ("d", "a")] and unlinked == 0
-    edges, centers, unlinked = bucket_edges(members, 0.8)
+    edges, centers, unlinked, ambiguous = bucket_edges(members, 0.8)
     assert sorted(edges) == [("c", "a"), ("d", "b")]   # 'b' failed against 'a' and became a center
-    assert [c for c, _ in centers] == ["a", "b"]
-    edges, centers, unlinked = bucket_edges(members, 0.8, max_centers=1)
+    assert [c for c, _ in centers] == ["a", "b"] and ambiguous == []
+    edges, centers, unlinked, _ = bucket_edges(members, 0.8, max_centers=1)
     assert sorted(edges) == [("c", "a")] and unlinked == 2  # 'b' and 'd' counted, not linked
+    # With a margin, 0.9 is no longer clear above 0.8 +- 0.15: 'c' is handed back for an exact check
+    # and becomes a center itself; 0.4 is clearly below and is not.
+    edges, centers, unlinked, ambiguous = bucket_edges(members, 0.8, margin=0.15)
+    assert edges == [("d", "b")] and ambiguous == [("c", "a")]
+    assert [c for c, _ in centers] == ["a", "b", "c"]
 
 
 def test_precision_recall_vs_exact_jaccard_on_planted_near_duplicates():
