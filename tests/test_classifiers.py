@@ -102,7 +102,7 @@ def test_llm_training_path_end_to_end(tmp_path):
 
 
 @pytest.mark.slow
-def test_train_and_score_commands(tmp_path):
+def test_train_and_score_commands(tmp_path, capsys):
     out = tmp_path / "inj"
     env = {**os.environ, "PYTHONPATH": ROOT}
     r = subprocess.run([sys.executable, "-m", "pipelines.cli", "classifier", "train", "--kind", "injection",
@@ -125,23 +125,20 @@ def test_train_and_score_commands(tmp_path):
         json.dumps(["a", "list"]),
     ]) + "\n")
     dst = tmp_path / "out.jsonl"
-    r = subprocess.run([sys.executable, "-m", "pipelines.cli", "score", "--kind", "injection", "--input", str(src),
-                        "--output", str(dst)], capture_output=True, text=True, env=env, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stderr.strip().splitlines()[-1]) == {"lines": 5, "scored": 2, "skipped": 1, "bad_json": 2}
+    # in-process from here on (same main() the CLI dispatches to), to spare interpreter start-ups
+    from pipelines import score_cmd
+    assert score_cmd.main(["--kind", "injection", "--model", str(out), "--input", str(src), "--output", str(dst)]) == 0
+    assert json.loads(capsys.readouterr().err.strip().splitlines()[-1]) == {"lines": 5, "scored": 2, "skipped": 1, "bad_json": 2}
     got = [json.loads(l) for l in dst.read_text().splitlines()]
     assert [g["id"] for g in got] == [1, 2, 3]
     assert got[0]["injection_score"] > 0.5 > got[1]["injection_score"]
     assert "injection_score" not in got[2]
-    r = subprocess.run([sys.executable, "-m", "pipelines.cli", "score", "--kind", "unicode", "--input", str(src),
-                        "--output", "-"], capture_output=True, text=True, env=env, cwd=ROOT)
-    assert [json.loads(l).get("unicode_anomalies") for l in r.stdout.splitlines()] == [0, 0, None]
-    for kind, col in (("llm", "llm_score"), ("quality", "quality_score")):  # the committed default models
-        r = subprocess.run([sys.executable, "-m", "pipelines.cli", "score", "--kind", kind, "--input", str(src),
-                            "--output", "-", "--batch", "1"], capture_output=True, text=True, env=env, cwd=ROOT)
-        assert r.returncode == 0, r.stderr
-        got = [json.loads(l) for l in r.stdout.splitlines()]
-        assert all(0.0 <= g[col] <= 1.0 for g in got[:2]) and col not in got[2]
-    r = subprocess.run([sys.executable, "-m", "pipelines.cli", "score", "--kind", "quality", "--input",
-                        str(tmp_path / "missing.jsonl"), "--output", "-"], capture_output=True, text=True, env=env, cwd=ROOT)
-    assert r.returncode == 2 and "missing.jsonl" in r.stderr
+    for kind, col in (("unicode", "unicode_anomalies"), ("llm", "llm_score"), ("quality", "quality_score")):
+        assert score_cmd.main(["--kind", kind, "--input", str(src), "--output", str(dst), "--batch", "1"]) == 0
+        got = [json.loads(l) for l in dst.read_text().splitlines()]
+        assert [type(g.get(col)) for g in got] == ([int, int, type(None)] if kind == "unicode" else [float, float, type(None)])
+        assert all(0.0 <= g[col] <= 1.0 for g in got[:2]) or kind == "unicode"
+    assert got[0]["quality_score"] != got[1]["quality_score"]
+    with pytest.raises(SystemExit):
+        score_cmd.main(["--kind", "quality", "--input", str(tmp_path / "missing.jsonl"), "--output", "-"])
+    assert "missing.jsonl" in capsys.readouterr().err
