@@ -17,7 +17,7 @@ import gzip
 import json
 import sys
 import zlib
-from typing import Iterator, TextIO
+from typing import Callable, Iterator
 
 from pipelines.stages import StageCounts, run_chain
 
@@ -105,10 +105,10 @@ def extract_paths(paths: list[str], stages: list, counts: StageCounts, url: str 
             yield {"source": path, "url": url, "text": kept["text"] if kept is not None else ""}
 
 
-def write_lines(records: Iterator[dict], out: TextIO) -> int:
+def write_lines(records: Iterator[dict], write: Callable[[str], object]) -> int:
     n = 0
     for rec in records:
-        out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        write(json.dumps(rec, ensure_ascii=False) + "\n")
         n += 1
     return n
 
@@ -144,17 +144,13 @@ def main(argv: list[str] | None = None) -> int:
 
             written = 0
 
-            def write(f):
+            def write(f) -> None:  # streamed into a temporary file, renamed when complete
                 nonlocal written
-                import io
-
-                text = io.StringIO()
-                written = write_lines(records, text)
-                f.write(text.getvalue().encode("utf-8"))
+                written = write_lines(records, lambda line: f.write(line.encode("utf-8")))
 
             write_atomic(args.output, write)
         else:
-            written = write_lines(records, sys.stdout)
+            written = write_lines(records, sys.stdout.write)
     finally:
         stages[1].fn.close()
     counts.check()
