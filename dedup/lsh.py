@@ -13,7 +13,8 @@ permutations with equal weights that is 9 bands x 13 rows: P(0.7) = 0.08, P(0.8)
 gristmill's defaults (256 permutations, fp_weight 0.1, fn_weight 0.9 -> 23 x 11) favour recall:
 P(0.6) = 0.08, P(0.7) = 0.37, P(0.8) = 0.87, P(0.9) = 1.00. A missed pair cannot be recovered later,
 while a false candidate is removed by the estimated-Jaccard check (``threshold`` in ``bucket_edges``),
-whose error (sd sqrt(J(1-J)/256) = 0.025 at J = 0.8) is what 256 rather than 128 permutations buys.
+whose error (sd sqrt(J(1-J)/256) = 0.025 at J = 0.8) is what 256 rather than 128 permutations buys;
+estimates within ``margin`` of the threshold are handed back to be decided by exact Jaccard.
 
 Buckets to edges. A bucket (all documents with one band value) never becomes all its pairs: members
 are linked to a center (star edges). With verification, a member joins the first center whose estimated

@@ -4,7 +4,8 @@ Three kinds of pipeline run one after another (all on the runner given by the Be
 
 1. candidates: each input file -> MinHash signatures (dedup.minhash, vectorized per batch) -> one
    record per LSH band (dedup.lsh) keyed by (band value, salt) -> sub-bucket stars -> the sub-buckets'
-   centers meet again by band value -> star edges (verified by estimated Jaccard unless --no_verify)
+   centers meet again by band value -> star edges (verified by estimated Jaccard unless --no_verify;
+   estimates within 3 sd of the threshold decided by exact shingle Jaccard, rows re-read per file)
    -> ``--rounds`` unrolled min-label rounds (dedup.components) -> labels and a changed-count in _work/.
 2. more rounds, only while the last round still changed labels (an outer loop, at most --max_passes).
 3. write: labels of duplicates grouped by input file -> each file is rewritten as docs/<name>
