@@ -24,7 +24,9 @@ STAGE = "injection"
 REASONS = ("poison.injection",)
 COLUMNS = {"injection_score": "float", "ai_instruction_hits": "int"}
 DEFAULT_MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "injection")
-DEFAULT_CONFIG = {"model": DEFAULT_MODEL_DIR, "threshold": 0.5, "enforce": True}
+# 0.9, not 0.5: on the held-out split it keeps recall 0.93 while dropping 0.5% of web text and 0.9% of
+# defender prompts (at 0.5: 0.98 recall, but 2.1% of web text and 5.6% of defender prompts).
+DEFAULT_CONFIG = {"model": DEFAULT_MODEL_DIR, "threshold": 0.9, "enforce": True}
 
 # Each pattern is one kind of move an injection makes; a text's hit count is how many kinds it makes.
 RULES = {
@@ -41,6 +43,7 @@ RULES = {
 _RULES = [(name, re.compile(p, re.IGNORECASE)) for name, p in RULES.items()]
 _IMPERATIVE = re.compile(r"(^|[.!?\n]\s*)(do|don't|never|always|you must|make sure|ensure|remember|only|please)\b",
                          re.IGNORECASE)
+_WORDS = re.compile(r"\w+")
 SIGNAL_FEATURES = ("rule_kinds", "rule_hits_per_100w", "imperatives_per_100w", "unicode_anomalies")
 
 
@@ -93,12 +96,16 @@ class Scorer:
         self.combiner = Combiner.load(os.path.join(model_dir, "combiner.json"))
 
     def score(self, texts: list[str]) -> np.ndarray:
+        """Injection probability; a text with fewer than two words carries no instruction and scores 0
+        (an empty input gives fastText a zero vector, whose 0.5 the combiner would read as evidence)."""
         if not texts:
             return np.zeros(0)
         texts = [depad(t) for t in texts]
         ft = ftm.predict(self.model, texts)
         X = np.hstack([_logit(ft)[:, None], np.vstack([signals(t) for t in texts])])
-        return self.combiner.predict(X)
+        s = self.combiner.predict(X)
+        s[[len(_WORDS.findall(t)) < 2 for t in texts]] = 0.0
+        return s
 
 
 def stage(config: dict):
