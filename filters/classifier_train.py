@@ -165,7 +165,7 @@ def llm_splits(rows: list[dict]) -> dict[str, tuple[list[int], list[int]]]:
         test = [i for i in range(len(rows)) if rows[i]["group"] in te_groups
                 and rows[i]["generator"] in (gen, "human")]
         splits[f"generator={gen}"] = (train, test)
-    for dom in sorted({r["domain"] for r in rows}):
+    for dom in sorted({r["domain"] for r in rows if r["label"] == 1}):  # human-only domains never held out alone
         train = [i for i in range(len(rows)) if rows[i]["domain"] != dom]
         test = [i for i in range(len(rows)) if rows[i]["domain"] == dom]
         splits[f"domain={dom}"] = (train, test)
@@ -200,6 +200,9 @@ def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str
     stf = style_matrix(rows)
     model, comb, s, y = _fit_score_llm(rows, tr, te, lmf, stf, feature_set, ft_params)
     heldout = ftm.metrics(s, y)
+    doms = np.array([rows[i]["domain"] for i in te])
+    heldout["human_fpr_by_domain_at_0.5"] = {d: round(float(np.mean(s[(doms == d) & (y == 0)] >= 0.5)), 4)
+                                             for d in sorted(set(doms[y == 0]))}
     gen = {}
     if generalization:
         for name in splits:

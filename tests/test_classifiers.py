@@ -69,7 +69,8 @@ def test_injection_stage_drops_attacks_keeps_hard_negatives():
 
 
 def test_llm_stage_scores_and_names_its_column():
-    st = llm_text.stage({"threshold": 0.99})
+    assert llm_text.stage({}).enforce is False  # score-only by default (README: too many human false positives)
+    st = llm_text.stage({"threshold": 0.99, "enforce": True})
     v = st.fn({"text": rows("gate_llm.jsonl")[0]["text"]})
     assert set(v.signals) == {"llm_score"} and 0.0 <= v.signals["llm_score"] <= 1.0
     assert st.columns == {"llm_score": "float"}

@@ -56,14 +56,14 @@ def test_gate_injection_and_false_positives_by_benign_kind():
 def test_gate_llm():
     data = rows("gate_llm.jsonl")
     m = ftm.metrics(llm_text.Detector().score([r["text"] for r in data]), [r["label"] for r in data])
-    assert m["auroc"] >= 0.82, m  # measured 0.860: far below the 0.95 target, see README
+    assert m["auroc"] >= 0.81, m  # measured 0.847: far below the 0.95 target, see README
 
 
 def test_committed_cards_generalization_floors():
     gen = card("llm")["generalization"]
     assert len([s for s in gen if s.startswith("generator=")]) == 6 and len([s for s in gen if s.startswith("domain=")]) == 3
     for split, by_fs in gen.items():
-        floor = 0.78 if split.startswith("generator=") else 0.65  # measured >= 0.82 / >= 0.68
+        floor = 0.78 if split.startswith("generator=") else 0.65  # measured >= 0.812 / >= 0.691
         assert by_fs["all"]["auroc"] >= floor, (split, by_fs["all"])
     lofo = card("injection")["leave_one_family_out"]
     assert set(lofo) == {"hijacking", "prompt_extraction"}
