@@ -47,6 +47,10 @@ def default_config() -> dict:
         "hidden_text": {},
         "extract": {},
         "lang": {"langs": []},
+        # Gopher quality, C4 and FineWeb are English rules (stop words, word lengths, terminal
+        # punctuation): run them on these languages only; other languages pass them unjudged.
+        # [] applies them to every language, as the papers' English-only corpora did implicitly.
+        "heuristics": {"langs": ["en"]},
         "gopher_quality": {},
         "gopher_repetition": {},
         "c4": {},
@@ -82,6 +86,18 @@ def pre_extracted(stage: Stage, sets_text: bool) -> Stage:
     return Stage(stage.name, fn, stage.columns, stage.enforce)
 
 
+def for_langs(stage: Stage, langs: list[str]) -> Stage:
+    """Apply ``stage`` only to documents whose ``lang`` is in ``langs`` (all when empty)."""
+    if not langs:
+        return stage
+    allowed = frozenset(langs)
+
+    def fn(doc: dict) -> Verdict:
+        return stage.fn(doc) if doc.get("lang") in allowed else Verdict(True)
+
+    return Stage(stage.name, fn, stage.columns, stage.enforce)
+
+
 def build_stages(config: dict) -> list[Stage]:
     """The curate chain, in order. Called in DoFn.setup(): models load here, once per worker."""
     from filters import c4, decode, extract, fineweb, gopher, lang
@@ -89,6 +105,7 @@ def build_stages(config: dict) -> list[Stage]:
     def options(key: str) -> dict:
         return {k: v for k, v in config[key].items() if k != "enabled"}
 
+    english_rules = list(config["heuristics"].get("langs") or [])
     stages = [pre_extracted(decode.stage(config["decode"]), sets_text=False)]
     if config["hidden_text"].get("enabled", config["injection"].get("enabled")):
         from filters import hidden_text  # measured on the HTML, so it must run before extraction
@@ -97,10 +114,10 @@ def build_stages(config: dict) -> list[Stage]:
     stages += [
         pre_extracted(extract.stage(config["extract"]), sets_text=True),
         lang.stage(config["lang"]),
-        gopher.quality_stage(config["gopher_quality"]),
+        for_langs(gopher.quality_stage(config["gopher_quality"]), english_rules),
         gopher.repetition_stage(config["gopher_repetition"]),
-        c4.stage(config["c4"]),
-        fineweb.stage(config["fineweb"]),
+        for_langs(c4.stage(config["c4"]), english_rules),
+        for_langs(fineweb.stage(config["fineweb"]), english_rules),
     ]
     for key, module in (("unicode", "unicode_anomalies"), ("injection", "injection"), ("llm", "llm_text"),
                         ("quality", "quality")):

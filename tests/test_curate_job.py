@@ -156,3 +156,17 @@ def test_bad_input_is_counted_never_fatal(tmp_path):
         assert url in by_url  # kept or counted with a reason, never lost
     total_rows = len(rows(out, "docs")) + len(rows(out, "rejected"))
     assert read["in"] == total_rows
+
+
+def test_english_rules_judge_only_the_configured_languages(shared_data):
+    """Gopher/C4/FineWeb drop a German page when applied to every language, not when limited to English."""
+    from pipelines.stages import StageCounts, run_chain
+
+    lines = [json.loads(l) for l in open(shared_data / "lid/udhr.jsonl", encoding="utf-8")]
+    german = "\n".join(r["text"] for r in lines if r["lang"] == "de")[:6000]
+    doc = {"id": "x", "url": "http://de.test/", "warc_path": "", "warc_offset": 0, "_text": german}
+    for langs, expect_kept in (([], False), (["en"], True)):
+        config = curate.default_config()
+        config["heuristics"]["langs"] = langs
+        kept, rejected = run_chain(dict(doc), curate.build_stages(config), StageCounts())
+        assert (kept is not None) == expect_kept, (langs, rejected and rejected["reason"])
