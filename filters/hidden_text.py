@@ -23,7 +23,7 @@ import re
 from filters.verdict import drop, keep
 
 STAGE = "hidden_text"
-REASONS = ("poison.hidden_text",)
+REASONS = {"poison.hidden_text": "most of the body text is hidden from readers (display:none, visibility, zero size, same colour, aria-hidden), or hidden text addresses an AI model"}
 COLUMNS = {"hidden_text_ratio": "float", "hidden_text_chars": "int", "hidden_injection_hits": "int"}
 DEFAULT_CONFIG = {"max_ratio": 0.8, "min_chars": 200, "enforce": True}
 

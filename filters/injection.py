@@ -21,7 +21,7 @@ from filters.combiner import Combiner
 from filters.verdict import drop, keep
 
 STAGE = "injection"
-REASONS = ("poison.injection",)
+REASONS = {"poison.injection": "injection_score at or above the threshold: text that tries to instruct or hijack an AI model"}
 COLUMNS = {"injection_score": "float", "ai_instruction_hits": "int"}
 DEFAULT_MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "injection")
 # 0.9, not 0.5: on the held-out split it keeps recall 0.93 while dropping 0.5% of web text and 0.9% of

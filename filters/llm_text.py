@@ -22,7 +22,7 @@ from filters.combiner import Combiner
 from filters.verdict import drop, keep
 
 STAGE = "llm"
-REASONS = ("llm.generated",)
+REASONS = {"llm.generated": "llm_score at or above the threshold (score-only by default: set llm.enforce to drop)"}
 COLUMNS = {"llm_score": "float"}
 DEFAULT_MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "llm")
 # Score-only by default: on held-out human text the shipped detector flags 9-54% per domain at 0.5

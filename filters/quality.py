@@ -17,7 +17,7 @@ from filters import fasttext_model as ftm
 from filters.verdict import drop, keep
 
 STAGE = "quality"
-REASONS = ("quality.below_threshold",)
+REASONS = {"quality.below_threshold": "quality_score below the threshold or outside keep_top_fraction (score-only by default)"}
 COLUMNS = {"quality_score": "float"}
 DEFAULT_MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "quality")
 # Score-only by default: the right cut depends on the data mix, which `gristmill ablate` measures.

@@ -19,7 +19,7 @@ import re
 from filters.verdict import drop, keep
 
 STAGE = "unicode"
-REASONS = ("poison.unicode",)
+REASONS = {"poison.unicode": "at least min_anomalies zero-width, bidi-override, tag or homoglyph-word characters"}
 COLUMNS = {"unicode_anomalies": "int"}
 DEFAULT_CONFIG = {"min_anomalies": 3, "enforce": True}
 

@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "extract": ("pipelines.extract_cmd", "main", "HTML or WARC files -> JSON lines {source, url, text}"),
     "classifier": ("pipelines.classifier_cmd", "main", "train a quality / llm / injection classifier"),
     "score": ("pipelines.score_cmd", "main", "add a classifier's score to each JSON line with a 'text' field"),
+    "triggers": ("pipelines.triggers", "main", "corpus job: rare n-grams repeated in many docs from few hosts"),
     "dedup": ("pipelines.dedup", "main", "MinHash near-duplicate removal over Parquet documents"),
     "tokenizer": ("pipelines.tokenizer_cmd", "main", "train a byte-level BPE tokenizer on documents"),
     "tokenize": ("pipelines.tokenize", "main", "documents -> Arrow token shards grouped for mixing"),

@@ -31,7 +31,7 @@ from pipelines.report import build_report, write_report
 from pipelines.stages import StageCounts
 
 STAGE = "triggers"
-REASONS = ("poison.trigger",)
+REASONS = {"poison.trigger": "holds a rare n-gram repeated in many documents from few hosts (a backdoor trigger's footprint), with drop_at set"}
 COLUMNS = {"trigger_ngrams": "int", "trigger_examples": "str"}
 _WORD = re.compile(r"\w+", re.UNICODE)
 # An n-gram made only of these carries no trigger: it is ordinary English glue.
