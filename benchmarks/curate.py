@@ -7,10 +7,12 @@ All systems read the same input, built by benchmarks/make_bench_warc.py (>= 2,00
 from examples/sample_crawl, replicated under distinct URLs, 4 files under .bench/):
   (a) gristmill curate on Beam's DirectRunner (in_memory, 1 worker; with --parallel also
       multi_processing, 2 workers): read -> decode -> extract -> lang -> Gopher quality/repetition ->
-      C4 -> FineWeb -> exact dedup -> Parquet docs/ + rejected/ + report.json;
+      C4 -> FineWeb -> exact dedup -> Parquet docs/ + rejected/ + report.json; and the same stages as a
+      plain loop without Beam or output files (what Beam + writing cost is the difference);
   (b) datatrove's LocalPipelineExecutor in its own venv (benchmarks/peers.py): WarcReader ->
       Trafilatura -> LanguageFilter -> GopherQualityFilter -> GopherRepetitionFilter -> C4QualityFilter ->
-      FineWebQualityFilter -> JsonlWriter (1 task; with --parallel 4 tasks on 2 workers);
+      FineWebQualityFilter -> JsonlWriter (1 task, FineWeb's extractor settings; again with trafilatura's
+      cross-document deduplicate off; with --parallel 4 tasks on 2 workers);
   (c) the floor: a Python loop over fastwarc records calling trafilatura.extract on each body, with
       trafilatura's defaults and with the options gristmill's extract uses (fast, no comments).
 Each system runs as a child process. Wall time is measured, and so is CPU time: the child's process
