@@ -241,7 +241,11 @@ def read_warc(path: str, counts: StageCounts, max_record_bytes: int = DEFAULT_MA
         yield doc, None
 
 
-def _iter_warc(path: str, cap: int):
+# Bound at import: a generator closed during interpreter shutdown must not look up ``zlib`` then.
+_FRAMING_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def _iter_warc(path: str, cap: int, _errors: tuple = _FRAMING_ERRORS):
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
     wanted = WarcRecordType.response | WarcRecordType.resource | WarcRecordType.conversion
@@ -263,7 +267,7 @@ def _iter_warc(path: str, cap: int):
                        "url": clean_url(h.get("WARC-Target-URI")), "date": h.get("WARC-Date") or "",
                        "digest": h.get("WARC-Payload-Digest") or h.get("WARC-Block-Digest") or "",
                        "block": block[:cap], "ctype": h.get("Content-Type"), "oversize": len(block) > cap}
-        except (OSError, EOFError, zlib.error) as e:
+        except _errors as e:
             # fastwarc raises OSError ("Invalid WARC header") where a record or gzip member is cut off.
             yield (last, "read.truncated", f"{type(e).__name__}: {e}")
 
