@@ -110,36 +110,23 @@ def measure(html: str) -> dict:
         st = a.get("style")
         return bool(st) and style_hides(st)
 
-    def walk(el, hid: bool) -> None:
+    def count(text: str | None, hid: bool) -> None:
         nonlocal total, hidden
-        if not isinstance(el.tag, str):  # comments, processing instructions
-            tail = el.tail and el.tail.strip()
-            if tail:
-                total += len(tail)
-                if hid:
-                    hidden += len(tail)
-                    hidden_parts.append(tail)
-            return
-        tag = el.tag.lower()
-        if tag in _SKIP:
-            here = hid
-        else:
+        text = text and text.strip()
+        if text:
+            total += len(text)
+            if hid:
+                hidden += len(text)
+                hidden_parts.append(text)
+
+    def walk(el, hid: bool) -> None:
+        # Comments and processing instructions (non-str tags) and skipped tags add only their tail.
+        if isinstance(el.tag, str) and el.tag.lower() not in _SKIP:
             here = hid or is_hidden(el)
-            text = el.text and el.text.strip()
-            if text:
-                total += len(text)
-                if here:
-                    hidden += len(text)
-                    hidden_parts.append(text)
-        if tag not in _SKIP:
+            count(el.text, here)
             for child in el:
                 walk(child, here)
-        tail = el.tail and el.tail.strip()
-        if tail:  # the tail belongs to the parent's visibility, not this element's
-            total += len(tail)
-            if hid:
-                hidden += len(tail)
-                hidden_parts.append(tail)
+        count(el.tail, hid)  # the tail belongs to the parent's visibility, not this element's
 
     body = root.find("body")
     walk(body if body is not None else root, False)
