@@ -198,3 +198,52 @@ def features(models, texts: list[str], batch: int = 16) -> np.ndarray:
                     row += [llr.mean(), llr.std(), -per_model[0][2][j][m].mean() / max(xent[j][m].mean(), 1e-6)]
                 out[i] = row
     return out
+
+
+def byte_scores(model, texts: list[str], batch: int = 16) -> list[tuple]:
+    """Per text: (bytes, log p, entropy, Var[log p], top-1 hit), each array aligned with the bytes
+    (entry k is for byte k given bytes < k; entry 0, which has no context, is 0)."""
+    torch = _torch()
+    encoded = [np.frombuffer((" " + normalize(t)).encode("utf-8", errors="replace")[:MAX_BYTES], dtype=np.uint8)
+               for t in texts]
+    out: list[tuple] = [None] * len(texts)  # type: ignore[list-item]
+    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))  # batch similar lengths together
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        for b in range(0, len(order), batch):
+            idx = order[b:b + batch]
+            T = max(len(encoded[i]) for i in idx)
+            x = np.zeros((len(idx), max(T, 2)), dtype=np.int64)
+            for j, i in enumerate(idx):
+                x[j, :len(encoded[i])] = encoded[i]
+            xt = torch.from_numpy(x).to(device)
+            logp = torch.log_softmax(model(xt[:, :-1]).float(), dim=-1)
+            p = logp.exp()
+            lp = logp.gather(-1, xt[:, 1:].unsqueeze(-1)).squeeze(-1)
+            ent = -(p * logp).sum(-1)
+            var = ((p * logp * logp).sum(-1) - ent * ent).cpu().numpy()
+            top1 = (logp.argmax(-1) == xt[:, 1:]).cpu().numpy()
+            lp, ent = lp.cpu().numpy(), ent.cpu().numpy()
+            for j, i in enumerate(idx):
+                n = len(encoded[i])
+                pad = lambda a: np.concatenate([np.zeros(1, a.dtype), a[j, :max(n - 1, 0)]])
+                out[i] = (encoded[i], pad(lp), pad(ent), pad(var), pad(top1))
+    return out
+
+
+REF_FEATURES = tuple("lm_" + f for f in LM_FEATURES)
+
+
+def ref_features(model, texts: list[str], batch: int = 16) -> np.ndarray:
+    """(n, len(REF_FEATURES) + len(word_stats.FEATURES)): one LM's statistics of each text, then the
+    word-level features comparing its in-context word probabilities with general-English frequencies."""
+    from filters import word_stats
+
+    rows = []
+    for enc, lp, ent, var, top1 in byte_scores(model, texts, batch):
+        if len(enc) < 3:
+            rows.append(np.zeros(len(REF_FEATURES) + len(word_stats.FEATURES)))
+            continue
+        lm = _stats(lp[1:].astype(float), ent[1:].astype(float), var[1:].astype(float), top1[1:], enc[:-1])
+        rows.append(np.concatenate([lm, word_stats.features(enc, lp, ent)]))
+    return np.vstack(rows) if rows else np.zeros((0, len(REF_FEATURES) + len(word_stats.FEATURES)))

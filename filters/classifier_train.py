@@ -9,6 +9,7 @@ so the card's held-out metrics describe exactly the file next to it.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 
 import numpy as np
@@ -57,8 +58,8 @@ def _fit_score_injection(rows, tr, te, ft_params):
     y = np.array([r["label"] for r in rows])
     tr = cd.shuffled(tr, rows)
     model, comb = injection.fit(_idx(rows, tr), y[tr], _idx(rows, tr, "group"), ft_params)
-    texts = [injection.depad(t) for t in _idx(rows, te)]
-    ft = ftm.predict(model, texts)
+    texts = _idx(rows, te)
+    ft = ftm.predict(model, [injection.depad(t) for t in texts])
     X = np.hstack([injection._logit(ft)[:, None], np.vstack([injection.signals(t) for t in texts])])
     return model, comb, comb.predict(X), ft, y[te]
 
@@ -141,15 +142,26 @@ def style_matrix(rows: list[dict]) -> np.ndarray:
     return np.vstack([llm_text.style_features(r["text"]) for r in rows])
 
 
-def _fit_score_llm(rows, tr, te, lmf, stf, feature_set, ft_params):
+def ref_matrix(rows: list[dict], ref_lm, device: str = "cpu") -> np.ndarray:
+    """Reference-LM and word-frequency features of every row (no fine-tuning: the same for every split)."""
+    from filters import charlm
+
+    ref_lm = ref_lm.to(device).eval()
+    out = charlm.ref_features(ref_lm, [r["text"] for r in rows], batch=16 if device == "cpu" else 128)
+    ref_lm.cpu()
+    return out
+
+
+def _fit_score_llm(rows, tr, te, lmf, stf, feature_set, ft_params, reff=None):
     from filters import llm_text
 
     y = np.array([r["label"] for r in rows])
     tr = cd.shuffled(tr, rows)
-    model, comb = llm_text.fit(_idx(rows, tr), y[tr], _idx(rows, tr, "group"), lmf[tr], stf[tr],
-                               feature_set, ft_params)
+    pick = lambda a, idx: None if a is None else a[idx]
+    model, comb = llm_text.fit(_idx(rows, tr), y[tr], _idx(rows, tr, "group"), pick(lmf, tr), stf[tr],
+                               feature_set, ft_params, ref_feats=pick(reff, tr))
     ft = ftm.predict(model, _idx(rows, te)) if model is not None else None
-    s = comb.predict(llm_text.assemble(feature_set, ft, lmf[te], stf[te]))
+    s = comb.predict(llm_text.assemble(feature_set, ft, pick(lmf, te), stf[te], pick(reff, te)))
     return model, comb, s, y[te]
 
 
@@ -173,32 +185,48 @@ def llm_splits(rows: list[dict]) -> dict[str, tuple[list[int], list[int]]]:
 
 
 def evaluate_llm_split(rows, name, ref_lm, stf=None, feature_sets=("all",), ft_params=None, steps=300,
-                       device="cpu") -> dict:
-    """One generalization split, LM pair fine-tuned inside it: {feature_set: metrics}."""
+                       device="cpu", reff=None) -> dict:
+    """One generalization split: {feature_set: metrics}. The LM pair (sets using "lm") is fine-tuned
+    inside the split; reference-LM features (``reff``, computed once) need no fitting."""
+    from filters import llm_text
+
     tr, te = llm_splits(rows)[name]
-    lmf, _ = crossfit_lm_features(rows, tr, te, ref_lm, steps, device)
+    lmf = None
+    if any(llm_text.uses(fs, "lm") for fs in feature_sets):
+        lmf, _ = crossfit_lm_features(rows, tr, te, ref_lm, steps, device)
+    if reff is None and any(llm_text.uses(fs, "ref") for fs in feature_sets):
+        reff = ref_matrix(rows, ref_lm, device)
     stf = style_matrix(rows) if stf is None else stf
     out = {}
     for fs in feature_sets:
-        _, _, s, y = _fit_score_llm(rows, tr, te, lmf, stf, fs, ft_params)
+        _, _, s, y = _fit_score_llm(rows, tr, te, lmf, stf, fs, ft_params, reff)
         out[fs] = ftm.metrics(s, y)
     return out
 
 
-def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str = "all",
+def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str | None = None,
               ft_params: dict | None = None, steps: int = 300, device: str = "cpu",
-              generalization: bool = False, feature_sets=("fasttext", "style", "lm", "all"),
+              generalization: bool = False, feature_sets=("fasttext", "style", "ref+style", "ft+ref+style"),
               root: str = cd.DEFAULT_DATA) -> dict:
-    """Train the shipped detector on the random group split; optionally every leave-one-out split too."""
+    """Train the shipped detector on the random group split; optionally every leave-one-out split too.
+
+    With the default feature set (no fine-tuned LM pair) everything runs on a CPU in minutes and is
+    deterministic; sets using "lm" fine-tune the pair per split (a GPU job: ``device``).
+    """
     from filters import charlm, llm_text
 
+    feature_set = feature_set or llm_text.DEFAULT_FEATURE_SET
     t0 = time.time()
     ref = charlm.load(ref_lm_path)
     splits = llm_splits(rows)
     tr, te = splits["random_group"]
-    lmf, pair = crossfit_lm_features(rows, tr, te, ref, steps, device)
+    pair, lmf, reff = None, None, None
+    if llm_text.uses(feature_set, "lm"):
+        lmf, pair = crossfit_lm_features(rows, tr, te, ref, steps, device)
+    if llm_text.uses(feature_set, "ref") or (generalization and any(llm_text.uses(f, "ref") for f in feature_sets)):
+        reff = ref_matrix(rows, ref, device)
     stf = style_matrix(rows)
-    model, comb, s, y = _fit_score_llm(rows, tr, te, lmf, stf, feature_set, ft_params)
+    model, comb, s, y = _fit_score_llm(rows, tr, te, lmf, stf, feature_set, ft_params, reff)
     heldout = ftm.metrics(s, y)
     doms = np.array([rows[i]["domain"] for i in te])
     heldout["human_fpr_by_domain_at_0.5"] = {d: round(float(np.mean(s[(doms == d) & (y == 0)] >= 0.5)), 4)
@@ -207,20 +235,40 @@ def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str
     if generalization:
         for name in splits:
             if name != "random_group":
-                gen[name] = evaluate_llm_split(rows, name, ref, stf, feature_sets, ft_params, steps, device)
+                gen[name] = evaluate_llm_split(rows, name, ref, stf, feature_sets, ft_params, steps, device, reff)
     os.makedirs(out_dir, exist_ok=True)
+    for f in (*llm_text.LM_FILES, llm_text.REF_LM_FILE, "fasttext.ftz"):  # no stale file from another recipe
+        if os.path.exists(os.path.join(out_dir, f)):
+            os.remove(os.path.join(out_dir, f))
     if model is not None:
         model.save_model(os.path.join(out_dir, "fasttext.ftz"))
     comb.save(os.path.join(out_dir, "combiner.json"))
-    for lm, fname in zip(pair, llm_text.LM_FILES):
-        charlm.save(lm, os.path.join(out_dir, fname), {"finetune_steps": steps})
-    card = _card("llm", rows, {"feature_set": feature_set, "fasttext": {**ftm.DEFAULT_PARAMS, **(ft_params or {})},
-                               "ref_lm_sha256": ftm.file_sha256(ref_lm_path), "finetune_steps": steps,
-                               "device": device},
-                 heldout, root=root, generalization=gen, train_rows=len(tr), test_rows=len(te),
+    if pair is not None:
+        for lm, fname in zip(pair, llm_text.LM_FILES):
+            charlm.save(lm, os.path.join(out_dir, fname), {"finetune_steps": steps})
+    if reff is not None and llm_text.uses(feature_set, "ref"):
+        shutil.copyfile(ref_lm_path, os.path.join(out_dir, llm_text.REF_LM_FILE))
+    params = {"feature_set": feature_set, "fasttext": {**ftm.DEFAULT_PARAMS, **(ft_params or {})},
+              "ref_lm_sha256": ftm.file_sha256(ref_lm_path), "device": device}
+    if pair is not None:
+        params["finetune_steps"] = steps
+    if llm_text.uses(feature_set, "ref"):
+        import wordfreq
+
+        params["wordfreq_version"] = getattr(wordfreq, "__version__", None) or _dist_version("wordfreq")
+    card = _card("llm", rows, params, heldout, root=root, generalization=gen, train_rows=len(tr), test_rows=len(te),
                  seconds=round(time.time() - t0, 1), labels={"1": "machine", "0": "human"})
     ftm.save_card(os.path.join(out_dir, "card.json"), card)
     return card
+
+
+def _dist_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def train_lm(out_path: str, root: str = cd.DEFAULT_DATA, steps: int = 1500, device: str = "cpu",

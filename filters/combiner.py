@@ -3,6 +3,12 @@
 A few features and a few thousand rows need no library: Newton's method on the L2-regularized log loss
 converges in ~10 steps and is deterministic. Saved as JSON (names, standardization, weights), never
 pickled.
+
+``nonneg`` names features whose weight may not be negative: a signal that describes an attack's move
+(or any evidence *for* the class) must never lower the score. Without the constraint, a feature that the
+training families happen to share with hard negatives gets a negative weight, and an unseen family that
+makes that move is scored down (measured: the "rule hits" weight went negative when hijacking was held
+out). Solved by active set: refit without the features whose weight came out negative (their weight is 0).
 """
 from __future__ import annotations
 
@@ -17,7 +23,11 @@ class Combiner:
 
     @classmethod
     def fit(cls, X: np.ndarray, y: np.ndarray, names: list[str], l2: float = 1.0,
-            sample_weight: np.ndarray | None = None, iters: int = 50) -> "Combiner":
+            sample_weight: np.ndarray | None = None, iters: int = 50,
+            nonneg: tuple[str, ...] | list[str] = ()) -> "Combiner":
+        unknown = sorted(set(nonneg) - set(names))
+        if unknown:
+            raise ValueError(f"'nonneg' names features not in 'names': {unknown}")
         X = np.asarray(X, dtype=float)
         y = np.asarray(y, dtype=float)
         if X.shape[1] != len(names):
@@ -27,6 +37,21 @@ class Combiner:
         std = X.std(0)
         std[std == 0] = 1.0
         Z = np.hstack([(X - mean) / std, np.ones((len(X), 1))])
+        constrained = [i for i, n in enumerate(names) if n in set(nonneg)]
+        active = list(range(X.shape[1]))
+        while True:
+            beta = cls._newton(Z[:, active + [X.shape[1]]], y, sw, l2, iters)
+            negative = [active[j] for j, w in enumerate(beta[:-1]) if w < 0 and active[j] in constrained]
+            if not negative:
+                break
+            active = [a for a in active if a not in negative]
+        w = np.zeros(X.shape[1])
+        w[active] = beta[:-1]
+        return cls(names, mean, std, w, beta[-1])
+
+    @staticmethod
+    def _newton(Z: np.ndarray, y: np.ndarray, sw: np.ndarray, l2: float, iters: int) -> np.ndarray:
+        """Weights (last = bias) minimizing the weighted, L2-penalized log loss; Z's last column is ones."""
         beta = np.zeros(Z.shape[1])
         reg = np.full(Z.shape[1], l2)
         reg[-1] = 0.0  # no penalty on the bias
@@ -38,7 +63,7 @@ class Combiner:
             beta -= step
             if np.abs(step).max() < 1e-8:
                 break
-        return cls(names, mean, std, beta[:-1], beta[-1])
+        return beta
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         Z = (np.asarray(X, dtype=float) - self.mean) / self.std

@@ -43,8 +43,30 @@ RULES = {
 _RULES = [(name, re.compile(p, re.IGNORECASE)) for name, p in RULES.items()]
 _IMPERATIVE = re.compile(r"(^|[.!?\n]\s*)(do|don't|never|always|you must|make sure|ensure|remember|only|please)\b",
                          re.IGNORECASE)
+# A sentence (or quoted span, or line) that opens with a command verb: the grammatical form of every
+# instruction, whatever the attack wants done. General English verbs of telling, writing, outputting and
+# changing behaviour, not the wording of any one dataset's attacks.
+_COMMAND_VERBS = (
+    "say|tell|write|print|output|respond|reply|answer|ignore|disregard|forget|repeat|begin|start|stop|end|"
+    "pretend|act|imagine|translate|summarize|summarise|explain|list|give|show|reveal|provide|include|use|"
+    "complete|continue|replace|return|make|let|remember|follow|execute|run|type|enter|add|put|do|don't|"
+    "never|always|please|prefix|append|convert|describe|display|generate|rewrite|format|read|check|"
+    "assume|treat|consider|switch|override|bypass|unlock|grant|allow|deny|note|keep|be|become|roleplay")
+_COMMAND = re.compile(r"(?:^|[.!?:;\n]\s*|\"\s*)(?:" + _COMMAND_VERBS + r")\b", re.IGNORECASE)
+_SENTENCES = re.compile(r"[.!?\n]+")
+_SECOND_PERSON = re.compile(r"\b(you|your|yours|yourself)\b", re.IGNORECASE)
+# Fake structure: a line of only separator symbols, or a bare BEGIN/END/START marker, or a shouted heading
+# (attackers forge the end of the user's turn or the start of new instructions).
+_BOUNDARY = re.compile(r"^\s*(?:[=#\-%*>~_<\[\]{}|]{3,}.*|(?:end|begin|start)\s+(?:of\s+)?[a-z ]{0,30}|[A-Z][A-Z ]{6,})\s*$",
+                       re.MULTILINE | re.IGNORECASE)
+_CAPS = re.compile(r"\b[A-Z]{3,}\b")
 _WORDS = re.compile(r"\w+")
-SIGNAL_FEATURES = ("rule_kinds", "rule_hits_per_100w", "imperatives_per_100w", "unicode_anomalies")
+# All describe what an attack *does* (addresses a model, commands it, forges structure, pads), so the
+# combiner may weight them up but never down (Combiner.fit(nonneg=...)): on held-out attack families an
+# unconstrained fit learned negative weights from the defenders' prompts, which share these moves.
+SIGNAL_FEATURES = ("rule_kinds", "rule_hits_per_100w", "imperatives_per_100w", "unicode_anomalies",
+                   "padding_frac", "command_sentence_frac", "starts_with_command", "second_person_per_100w",
+                   "boundary_lines", "caps_word_frac")
 
 
 def rule_hits(text: str) -> dict[str, int]:
@@ -52,13 +74,23 @@ def rule_hits(text: str) -> dict[str, int]:
 
 
 def signals(text: str) -> np.ndarray:
-    hits = rule_hits(text)
-    words = max(len(text.split()), 1)
+    """The training-free signals of one *raw* text (padding is measured, then removed for the rest)."""
+    words_raw = max(len(text.split()), 1)
+    d = depad(text)
+    hits = rule_hits(d)
+    words = max(len(d.split()), 1)
+    sentences = max(sum(1 for x in _SENTENCES.split(text) if x.strip()), 1)
     return np.array([
         sum(1 for v in hits.values() if v),
         100.0 * sum(hits.values()) / words,
-        100.0 * len(_IMPERATIVE.findall(text)) / words,
-        min(unicode_anomalies.anomalies(text), 20),
+        100.0 * len(_IMPERATIVE.findall(d)) / words,
+        min(unicode_anomalies.anomalies(d), 20),
+        1.0 - len(d.split()) / words_raw,
+        min(len(_COMMAND.findall(text)) / sentences, 1.0),
+        1.0 if _COMMAND.match(d.lstrip(" \"'([{")) else 0.0,
+        100.0 * len(_SECOND_PERSON.findall(d)) / words,
+        min(len(_BOUNDARY.findall(text)), 10),
+        len(_CAPS.findall(d)) / words,
     ], dtype=float)
 
 
@@ -72,21 +104,28 @@ def depad(text: str) -> str:
     return ftm.collapse_repeats(text)
 
 
+def features(ft_model, texts: list[str]) -> np.ndarray:
+    """The combiner's input for raw texts: [fastText logit on the depadded text, *signals]."""
+    ft = ftm.predict(ft_model, [depad(t) for t in texts])
+    return np.hstack([_logit(ft)[:, None], np.vstack([signals(t) for t in texts])])
+
+
 def fit(texts: list[str], labels, groups: list[str], ft_params: dict | None = None, folds: int = 4,
         l2: float = 1.0):
-    texts = [depad(t) for t in texts]
+    depadded = [depad(t) for t in texts]
     labels = np.asarray(labels)
     fold = np.array([int(hashlib.sha1(g.encode()).hexdigest()[:8], 16) % folds for g in groups])
     oof = np.zeros(len(texts))
     for k in range(folds):
         tr, te = np.where(fold != k)[0], np.where(fold == k)[0]
-        m = ftm.train([texts[i] for i in tr], labels[tr], ft_params, quantize=False)
-        oof[te] = ftm.predict(m, [texts[i] for i in te])
-    model = ftm.train(texts, labels, ft_params)
+        m = ftm.train([depadded[i] for i in tr], labels[tr], ft_params, quantize=False)
+        oof[te] = ftm.predict(m, [depadded[i] for i in te])
+    model = ftm.train(depadded, labels, ft_params)
     X = np.hstack([_logit(oof)[:, None], np.vstack([signals(t) for t in texts])])
     pos = labels.mean()
     sw = np.where(labels == 1, 0.5 / pos, 0.5 / (1 - pos))
-    comb = Combiner.fit(X, labels, ["ft_logit", *SIGNAL_FEATURES], l2=l2, sample_weight=sw)
+    comb = Combiner.fit(X, labels, ["ft_logit", *SIGNAL_FEATURES], l2=l2, sample_weight=sw,
+                        nonneg=SIGNAL_FEATURES)
     return model, comb
 
 
@@ -94,17 +133,20 @@ class Scorer:
     def __init__(self, model_dir: str = DEFAULT_MODEL_DIR):
         self.model = ftm.load(os.path.join(model_dir, "fasttext.ftz"))
         self.combiner = Combiner.load(os.path.join(model_dir, "combiner.json"))
+        names = ["ft_logit", *SIGNAL_FEATURES]
+        missing = [n for n in self.combiner.names if n not in names]
+        if missing:
+            raise ValueError(f"{model_dir}/combiner.json uses features this version does not compute: {missing}; "
+                             f"retrain with 'gristmill classifier train --kind injection'")
+        self.columns = [names.index(n) for n in self.combiner.names]  # older models use a prefix of them
 
     def score(self, texts: list[str]) -> np.ndarray:
         """Injection probability; a text with fewer than two words carries no instruction and scores 0
         (an empty input gives fastText a zero vector, whose 0.5 the combiner would read as evidence)."""
         if not texts:
             return np.zeros(0)
-        texts = [depad(t) for t in texts]
-        ft = ftm.predict(self.model, texts)
-        X = np.hstack([_logit(ft)[:, None], np.vstack([signals(t) for t in texts])])
-        s = self.combiner.predict(X)
-        s[[len(_WORDS.findall(t)) < 2 for t in texts]] = 0.0
+        s = self.combiner.predict(features(self.model, texts)[:, self.columns])
+        s[[len(_WORDS.findall(depad(t))) < 2 for t in texts]] = 0.0
         return s
 
 

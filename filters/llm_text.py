@@ -62,22 +62,39 @@ def style_features(text: str) -> np.ndarray:
     ])
 
 
+# Parts: ft_prob = fastText bag of n-grams; lm = the (human, machine) fine-tuned byte-LM pair (cross-fitted);
+# ref = the reference byte LM as it is (no fine-tuning) plus word-frequency features (filters/word_stats.py);
+# style = STYLE_FEATURES. The shipped set is "ft+ref+style": on every leave-one-generator/domain-out split it
+# scored at least as high as "all" (the pair), and it needs no per-split fine-tuning (CPU-deterministic, and
+# one LM to run instead of two).
 FEATURE_SETS = {
     "fasttext": ("ft_prob",),
     "style": ("style",),
     "lm": ("lm",),
     "lm+style": ("lm", "style"),
     "all": ("ft_prob", "lm", "style"),
+    "ref": ("ref",),
+    "ref+style": ("ref", "style"),
+    "ft+ref+style": ("ft_prob", "ref", "style"),
 }
+DEFAULT_FEATURE_SET = "ft+ref+style"
 LM_FILES = ("lm_human.npz", "lm_machine.npz")
+REF_LM_FILE = "lm_ref.npz"
+
+
+def uses(feature_set: str, part: str) -> bool:
+    return part in FEATURE_SETS[feature_set]
 
 
 def feature_names(feature_set: str) -> list[str]:
+    from filters.charlm import REF_FEATURES
     from filters.charlm import feature_names as lm_names
+    from filters.word_stats import FEATURES as WORD_FEATURES
 
     names: list[str] = []
     for part in FEATURE_SETS[feature_set]:
-        names += {"ft_prob": ["ft_logit"], "lm": lm_names(2), "style": list(STYLE_FEATURES)}[part]
+        names += {"ft_prob": ["ft_logit"], "lm": lm_names(2), "style": list(STYLE_FEATURES),
+                  "ref": list(REF_FEATURES) + list(WORD_FEATURES)}[part]
     return names
 
 
@@ -86,16 +103,21 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def assemble(feature_set: str, ft_prob, lm_feats, style) -> np.ndarray:
-    parts = {"ft_prob": lambda: _logit(ft_prob)[:, None], "lm": lambda: lm_feats, "style": lambda: style}
+def assemble(feature_set: str, ft_prob, lm_feats, style, ref_feats=None) -> np.ndarray:
+    parts = {"ft_prob": lambda: _logit(ft_prob)[:, None], "lm": lambda: lm_feats, "style": lambda: style,
+             "ref": lambda: ref_feats}
     return np.hstack([parts[p]() for p in FEATURE_SETS[feature_set]])
 
 
-def fit(texts: list[str], labels: np.ndarray, groups: list[str], lm_feats: np.ndarray, style: np.ndarray,
-        feature_set: str = "all", ft_params: dict | None = None, folds: int = 4, l2: float = 1.0):
+def fit(texts: list[str], labels: np.ndarray, groups: list[str], lm_feats: np.ndarray | None, style: np.ndarray,
+        feature_set: str = DEFAULT_FEATURE_SET, ft_params: dict | None = None, folds: int = 4, l2: float = 1.0,
+        ref_feats: np.ndarray | None = None):
     """Train (fastText model or None, Combiner) on the given rows; classes weighted to balance.
 
-    ``lm_feats`` must already be out-of-sample for every row (see classifier_train.crossfit_lm_features).
+    ``lm_feats`` must already be out-of-sample for every row (see classifier_train.crossfit_lm_features);
+    ``ref_feats`` come from the reference LM, which never saw the shared LLM-text rows (it trained on the
+    reference corpus, so the WikiText/speech human pieces are in-sample for it: they look *more*
+    predictable than unseen human text, which, if anything, teaches the combiner against our goal).
     """
     import hashlib
 
@@ -109,7 +131,7 @@ def fit(texts: list[str], labels: np.ndarray, groups: list[str], lm_feats: np.nd
             m = ftm.train([texts[i] for i in tr], labels[tr], ft_params, quantize=False)
             oof[te] = ftm.predict(m, [texts[i] for i in te])
         ft_model = ftm.train(texts, labels, ft_params)
-    X = assemble(feature_set, oof, lm_feats, style)
+    X = assemble(feature_set, oof, lm_feats, style, ref_feats)
     pos = labels.mean()
     sw = np.where(labels == 1, 0.5 / pos, 0.5 / (1 - pos))
     comb = Combiner.fit(X, labels, feature_names(feature_set), l2=l2, sample_weight=sw)
@@ -117,7 +139,7 @@ def fit(texts: list[str], labels: np.ndarray, groups: list[str], lm_feats: np.nd
 
 
 class Detector:
-    """fastText (optional) + the (human, machine) byte-LM pair + combiner, loaded from a model directory."""
+    """fastText, byte LM(s) and style features + combiner, as the model directory's card says."""
 
     def __init__(self, model_dir: str = DEFAULT_MODEL_DIR, threads: int = 1):
         import torch
@@ -135,22 +157,24 @@ class Detector:
         parts = FEATURE_SETS[self.feature_set]
         self.ft = ftm.load(os.path.join(model_dir, "fasttext.ftz")) if "ft_prob" in parts else None
         self.lms = [charlm.load(os.path.join(model_dir, f)) for f in LM_FILES] if "lm" in parts else None
+        self.ref = charlm.load(os.path.join(model_dir, REF_LM_FILE)) if "ref" in parts else None
         self.charlm = charlm
 
     def score(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros(0)
         ft = ftm.predict(self.ft, texts) if self.ft is not None else None
-        lm = None
-        if self.lms is not None:
+        lm = ref = None
+        if self.lms is not None or self.ref is not None:
             before = self.torch.get_num_threads()
             self.torch.set_num_threads(self.threads)
             try:
-                lm = self.charlm.features(self.lms, texts)
+                lm = self.charlm.features(self.lms, texts) if self.lms is not None else None
+                ref = self.charlm.ref_features(self.ref, texts) if self.ref is not None else None
             finally:
                 self.torch.set_num_threads(before)
         st = np.vstack([style_features(t) for t in texts])
-        return self.combiner.predict(assemble(self.feature_set, ft, lm, st))
+        return self.combiner.predict(assemble(self.feature_set, ft, lm, st, ref))
 
 
 def stage(config: dict):

@@ -104,6 +104,24 @@ def test_llm_training_path_end_to_end(tmp_path):
 
 
 @pytest.mark.slow
+def test_llm_default_recipe_trains_on_cpu_and_reloads(tmp_path):
+    """The shipped recipe (fastText + reference LM + word frequencies + style): no fine-tuning, so the
+    saved detector reproduces the training run's held-out metrics exactly from the files it wrote."""
+    data = rows("gate_llm.jsonl")
+    for r in data:
+        r["group"] = r["domain"] + "-" + hashlib.sha1(r["text"][:120].encode()).hexdigest()[:8]
+        r["file"] = "gate_llm.jsonl"
+    lm = os.path.join(os.path.dirname(llm_text.__file__), "models", "lm", "lm.npz")
+    card = ct.train_llm(data, str(tmp_path / "llm"), lm, root=FIX)
+    assert card["params"]["feature_set"] == llm_text.DEFAULT_FEATURE_SET and card["params"]["wordfreq_version"]
+    assert sorted(os.listdir(tmp_path / "llm")) == ["card.json", "combiner.json", "fasttext.ftz", "lm_ref.npz"]
+    _, te = ct.llm_splits(data)["random_group"]
+    s = llm_text.Detector(str(tmp_path / "llm")).score([data[i]["text"] for i in te])
+    m = ftm.metrics(s, [data[i]["label"] for i in te])
+    assert m["auroc"] == card["heldout"]["auroc"] and m["n"] == card["heldout"]["n"] > 0
+
+
+@pytest.mark.slow
 def test_train_and_score_commands(tmp_path, capsys):
     out = tmp_path / "inj"
     env = {**os.environ, "PYTHONPATH": ROOT}

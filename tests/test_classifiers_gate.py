@@ -43,7 +43,7 @@ def test_gate_injection_and_false_positives_by_benign_kind():
     m = ftm.metrics(s, y)
     assert m["auroc"] >= 0.98 and m["recall_at_1pct_fpr"] >= 0.85, m  # measured 0.998 / 0.914
     thr = injection.DEFAULT_CONFIG["threshold"]
-    assert ftm.metrics(s, y, thr)["recall"] >= 0.90  # measured 0.943 at the default 0.9
+    assert ftm.metrics(s, y, thr)["recall"] >= 0.92  # measured 0.957 at the default 0.9
     kinds = np.array([r["kind"] for r in data])
     fpr = {k: float(np.mean(s[kinds == k] >= thr)) for k in
            ("user_question", "web_text", "defense_system_prompt", "multilingual_text")}
@@ -67,9 +67,9 @@ def test_committed_cards_generalization_floors():
         assert by_fs["all"]["auroc"] >= floor, (split, by_fs["all"])
     lofo = card("injection")["leave_one_family_out"]
     assert set(lofo) == {"hijacking", "prompt_extraction"}
-    assert lofo["prompt_extraction"]["combined"]["recall_at_1pct_fpr"] >= 0.86  # measured 0.899
-    assert lofo["hijacking"]["combined"]["recall_at_1pct_fpr"] >= 0.58  # measured 0.623
-    assert lofo["hijacking"]["combined"]["auroc"] >= 0.88  # measured 0.898
+    assert lofo["prompt_extraction"]["combined"]["recall_at_1pct_fpr"] >= 0.90  # measured 0.930
+    assert lofo["hijacking"]["combined"]["recall_at_1pct_fpr"] >= 0.64  # measured 0.675
+    assert lofo["hijacking"]["combined"]["auroc"] >= 0.93  # measured 0.954
     assert card("quality")["heldout"]["auroc"] >= 0.99
 
 
