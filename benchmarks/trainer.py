@@ -13,9 +13,9 @@ learned position table excluded, as nanoGPT does). Target: gristmill >= 50% MFU.
 
     PYTHONPATH=. python benchmarks/trainer.py --shards .device/abl/shards --out $OUT
 
-``--explore ROWS`` runs MFU variants instead, each a fresh compile, side by side with the reference
-(``ref,syn,old-layout,profile,syn2x,graphs,tune,tune2x``); ``profile`` writes ``$OUT/profile.json``, the
-device time of one step by kernel kind (matmul, attention, inductor's fused kernels, optimizer, ...).
+``--explore ROWS`` runs MFU variants instead, each a fresh compile, side by side with the reference: rows
+like ``ref,syn,syn+bf16res+heads6+2x,real+plainloss`` (see ``EXPLORE_MODS``); a ``profile...`` row writes
+``$OUT/<row>.json``, the device time of one step by kernel kind (matmul, attention, fused kernels, ...).
 """
 from __future__ import annotations
 
@@ -157,13 +157,13 @@ def old_attention_forward(self, x, cos, sin):
 
 
 def bench_gristmill(name: str, sampler, B: int, T: int, steps: int, attention: str, mode: str = "default",
-                    old_layout: bool = False, **extra) -> dict:
+                    old_layout: bool = False, model: dict | None = None, **extra) -> dict:
     from trainer import model as model_mod
     from trainer.model import preset
     from trainer.train import TrainConfig, train
 
     torch._dynamo.reset()  # a fresh compile per row: no automatic dynamic shapes carried over from the last
-    mcfg = preset("124m", vocab_size=50304, seq_len=T)
+    mcfg = preset("124m", vocab_size=50304, seq_len=T, **(model or {}))
     cfg = TrainConfig(tokens=(steps + 10) * B * T, batch_size=B, lr=6e-4, log_every=10, progress=False,
                       eval_tokens=T, attention=attention, spike_warmup=10 ** 9, compile_mode=mode, **extra)
     new_forward = model_mod.Attention.forward
@@ -175,10 +175,12 @@ def bench_gristmill(name: str, sampler, B: int, T: int, steps: int, attention: s
         model_mod.Attention.forward = new_forward
     torch.cuda.empty_cache()
     label = f"{name} B={B} attn={attention}" + (f" mode={mode}" if mode != "default" else "")
-    label += "".join(f" {k}={v}" for k, v in extra.items()) + (" old-layout" if old_layout else "")
+    label += "".join(f" {k}={v}" for k, v in {**extra, **(model or {})}.items()) + (" old-layout" if old_layout else "")
     return {"name": label, "params": res["params"], "flops_per_token": res["flops_per_token"],
             "tok_s": res["tok_s"], "mfu": res["mfu"], "warmup_s": res["wall_seconds"] - res["train_seconds"],
-            "final_loss": res["train_curve"][-1]["loss"]}
+            "final_loss": res["train_curve"][-1]["loss"],
+            # mean train loss of the last 50 steps: compares precision variants on the same real batches
+            "last50_loss": float(np.mean([h["loss"] for h in res["train_curve"][-50:]]))}
 
 
 KERNEL_KINDS = [  # (category, substrings of a kernel name), first match wins
@@ -202,7 +204,7 @@ def kernel_kind(name: str) -> str:
 
 
 def profile_gristmill(B: int, T: int, steps: int, device: str = "cuda", preset_name: str = "124m",
-                      vocab: int = 50304) -> dict:
+                      vocab: int = 50304, model_kw: dict | None = None) -> dict:
     """Where one training step's device time goes: gristmill's step (compiled model, bf16 autocast, backward,
     clip, fused AdamW) under torch.profiler, kernels grouped by kind, in ms per step."""
     from torch.profiler import ProfilerActivity, profile
@@ -213,7 +215,7 @@ def profile_gristmill(B: int, T: int, steps: int, device: str = "cuda", preset_n
     dev = torch.device(device)
     cuda = dev.type == "cuda"
     torch.manual_seed(0)
-    model = GPT(preset(preset_name, vocab_size=vocab, seq_len=T)).to(dev)
+    model = GPT(preset(preset_name, vocab_size=vocab, seq_len=T, **(model_kw or {}))).to(dev)
     opt = torch.optim.AdamW(model.param_groups(0.1), lr=6e-4, betas=(0.9, 0.95), fused=cuda)
     fwd = torch.compile(model) if cuda else model
     g = torch.Generator(device=dev).manual_seed(0)
@@ -278,14 +280,25 @@ def print_profile(p: dict) -> None:
         print(f"  {ms:8.3f} ms  {kernel_kind(name):<18} {name[:110]}")
 
 
-# --explore rows: name -> (batch multiple of --batch-size, bench_gristmill keywords); plus "ref", "real", "profile"
-EXPLORE_ROWS: dict = {
-    "ref": None, "real": None, "profile": None,
-    "syn": (1, {}), "old-layout": (1, {"old_layout": True}), "syn2x": (2, {}),
-    "graphs": (1, {"mode": "reduce-overhead"}), "tune": (1, {"compile_tune": True}),
-    "tune2x": (2, {"compile_tune": True}),
+# --explore rows: a base ("ref", "syn", "real" or "profile") and "+"-joined modifiers, e.g. "syn+bf16res+heads6+2x".
+EXPLORE_MODS: dict = {  # modifier -> (batch multiple, bench_gristmill keywords, model config overrides)
+    "2x": (2, {}, {}), "old-layout": (1, {"old_layout": True}, {}), "graphs": (1, {"mode": "reduce-overhead"}, {}),
+    "tune": (1, {"compile_tune": True}, {}), "autotune": (1, {"mode": "max-autotune-no-cudagraphs"}, {}),
+    "flash": (1, {"attention": "flash"}, {}), "bf16res": (1, {}, {"residual_bf16": True}),
+    "heads6": (1, {}, {"n_head": 6}), "plainloss": (1, {}, {"fused_loss": False}), "gelu": (1, {}, {"mlp": "gelu"}),
 }
-EXPLORE_DEFAULT = ["ref", "syn", "old-layout", "profile", "syn2x", "graphs", "tune", "tune2x"]
+EXPLORE_DEFAULT = ["ref", "syn+plainloss", "syn", "syn+bf16res", "syn+bf16res+heads6", "profile+bf16res+heads6"]
+
+
+def explore_row(row: str) -> tuple[str, int, dict, dict]:
+    base, *mods = row.split("+")
+    if base not in ("ref", "syn", "real", "profile") or any(m not in EXPLORE_MODS for m in mods):
+        raise ValueError(f"--explore: bad row {row!r}; a base ref|syn|real|profile and '+'-joined modifiers from "
+                         f"{sorted(EXPLORE_MODS)}")
+    mult, kw, model = 1, {}, {}
+    for m in mods:
+        mult, kw, model = mult * EXPLORE_MODS[m][0], {**kw, **EXPLORE_MODS[m][1]}, {**model, **EXPLORE_MODS[m][2]}
+    return base, mult, kw, model
 
 
 def print_table(rows: list[dict]) -> None:
@@ -304,14 +317,16 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=os.environ.get("OUT", "."))
     p.add_argument("--extra", action="store_true", help="also try cuDNN attention and B=64")
     p.add_argument("--explore", nargs="?", const=",".join(EXPLORE_DEFAULT), metavar="ROWS",
-                   help="MFU variants side by side with the reference, synthetic tokens; a comma list of "
-                        f"{sorted(EXPLORE_ROWS)} (default {','.join(EXPLORE_DEFAULT)})")
+                   help="MFU variants side by side with the reference; a comma list of rows, each a base "
+                        "(ref, syn, real, profile) with '+'-joined modifiers from "
+                        f"{sorted(EXPLORE_MODS)} (default {','.join(EXPLORE_DEFAULT)})")
     p.add_argument("--autotune-only", action="store_true",
                    help="only gristmill-synthetic with compile mode max-autotune-no-cudagraphs (B=32 and 64)")
     args = p.parse_args(argv)
-    unknown = sorted(set((args.explore or "ref").split(",")) - set(EXPLORE_ROWS))
-    if unknown:
-        p.error(f"--explore: unknown row(s) {unknown}; known: {sorted(EXPLORE_ROWS)}")
+    try:
+        explore = [(row, *explore_row(row)) for row in args.explore.split(",")] if args.explore else []
+    except ValueError as e:
+        p.error(str(e))
     from shards.mix import MixSampler, load_mix
 
     T, B = 1024, args.batch_size
@@ -332,19 +347,19 @@ def main(argv=None) -> int:
     real = MixSampler(args.shards, mix, T, seed=0)
     if args.explore:
         syn = lambda: SyntheticSampler(real.vocab_size, T)  # noqa: E731
-        for row in args.explore.split(","):
-            if row == "ref":
-                record(bench_reference(B, T, args.steps, warmup=15))
-            elif row == "profile":
-                prof = profile_gristmill(B, T, steps=5)
-                with open(os.path.join(args.out, "profile.json"), "w") as f:
+        for row, base, mult, kw, model in explore:
+            if base == "ref":
+                record(bench_reference(mult * B, T, args.steps, warmup=15))
+            elif base == "profile":
+                prof = profile_gristmill(mult * B, T, steps=5, model_kw=model)
+                with open(os.path.join(args.out, f"{row}.json"), "w") as f:
                     json.dump({**info, **prof}, f, indent=1)
                 print_profile(prof)
-            elif row == "real":
-                record(bench_gristmill("gristmill-real", real, B, T, args.steps, "auto"))
-            else:
-                b_mult, kw = EXPLORE_ROWS[row]
-                record(bench_gristmill("gristmill-synthetic", syn(), b_mult * B, T, args.steps, "auto", **kw))
+            else:  # real: a fresh sampler with the same seed each time, so variants see the same batches
+                sampler = MixSampler(args.shards, mix, T, seed=0) if base == "real" else syn()
+                attention = kw.pop("attention", "auto")
+                record(bench_gristmill(f"gristmill-{'real' if base == 'real' else 'synthetic'}", sampler, mult * B, T,
+                                       args.steps, attention, model=model, **kw))
         if rows:
             print_table(rows)
         return 0

@@ -69,3 +69,26 @@ def test_config_errors_name_field_and_value():
     with pytest.raises(ValueError, match="exceeds the model's seq_len 64"):
         GPT(tiny())(torch.zeros(1, 65, dtype=torch.long))
     assert pad_vocab(50257) == 50304 and pad_vocab(512) == 512
+
+
+def test_residual_stream_dtype_follows_residual_bf16_under_autocast():
+    dtypes, losses = {}, {}
+    x = torch.randint(0, 256, (4, 65), generator=torch.Generator().manual_seed(1))
+    for flag in (False, True):
+        torch.manual_seed(0)
+        m = GPT(preset("tiny", vocab_size=256, residual_bf16=flag))
+        seen = []
+        m.blocks[0].register_forward_hook(lambda mod, inp, out: seen.append(out.dtype))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            losses[flag] = m(x[:, :-1], x[:, 1:])
+        losses[flag].backward()
+        dtypes[flag] = seen[0]
+        assert m.embed.weight.grad.dtype == torch.float32  # master weights and their grads stay float32
+    assert dtypes == {False: torch.float32, True: torch.bfloat16}
+    assert abs(losses[True].item() - losses[False].item()) < 0.02 * losses[False].item()
+    # Without autocast the flag changes nothing: float32 everywhere, bitwise the same loss.
+    torch.manual_seed(0)
+    a = GPT(preset("tiny", vocab_size=256, residual_bf16=True))(x[:, :-1], x[:, 1:])
+    torch.manual_seed(0)
+    b = GPT(preset("tiny", vocab_size=256, residual_bf16=False))(x[:, :-1], x[:, 1:])
+    assert torch.equal(a, b)

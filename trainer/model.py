@@ -16,6 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from trainer import head_loss
+
 
 @dataclass
 class GPTConfig:
@@ -30,6 +32,10 @@ class GPTConfig:
     tie_embeddings: bool = True  # share the input embedding with the output projection (GPT-2 does)
     norm_eps: float = 1e-6  # RMSNorm epsilon
     init_std: float = 0.02  # std of the normal init; residual output projections get std / sqrt(2 * n_layer)
+    fused_loss: bool = True  # on CUDA with Triton, the training loss uses trainer/head_loss.py (output matmul +
+    # cross-entropy with the gradient made in the forward: one pass over the logits fewer); same arithmetic
+    residual_bf16: bool = True  # under autocast, carry the residual stream in the autocast dtype (bf16), not
+    # float32: the norm/add kernels move half the bytes. Norm statistics are still computed in float32.
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "seq_len", "n_layer", "n_head", "d_model"):
@@ -68,7 +74,9 @@ class GPTConfig:
 PRESETS: dict[str, dict] = {
     "tiny": dict(seq_len=64, n_layer=2, n_head=4, d_model=64),  # CPU tests: ~0.1M params + embeddings
     "20m": dict(seq_len=512, n_layer=6, n_head=6, d_model=384),  # ~11M non-embedding params; ablations on one GPU
-    "124m": dict(seq_len=1024, n_layer=12, n_head=12, d_model=768),  # GPT-2 small
+    # GPT-2 small's size (same parameters and FLOPs per token) in the shape that measured fastest on an H100:
+    # 6 heads of 128 (attention kernels run better at head width 128) and GPT-2's GELU MLP (benchmarks/RESULTS.md)
+    "124m": dict(seq_len=1024, n_layer=12, n_head=6, d_model=768, mlp="gelu"),
     "350m": dict(seq_len=1024, n_layer=24, n_head=16, d_model=1024),  # GPT-2 medium
 }
 
@@ -92,7 +100,8 @@ class RMSNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Normalise in float32: bf16 sums of squares lose precision over wide rows.
         xf = x.float()
-        return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight
+        # The gain is cast to x's dtype so a bf16 residual stays bf16 (a float32 gain would promote it back).
+        return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight.type_as(x)
 
 
 def rope_tables(seq_len: int, head_dim: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -210,9 +219,14 @@ class GPT(nn.Module):
             raise ValueError(f"sequence length {T} exceeds the model's seq_len {self.cfg.seq_len}")
         cos, sin = self.rope_cos[:T], self.rope_sin[:T]  # [T, K/2]
         x = self.embed(idx)  # [B, T, D]
+        if self.cfg.residual_bf16 and torch.is_autocast_enabled(x.device.type):
+            x = x.to(torch.get_autocast_dtype(x.device.type))
         for block in self.blocks:
             x = block(x, cos, sin)
-        logits = self.head(self.norm(x))  # [B, T, V]
+        h = self.norm(x)
+        if targets is not None and reduction == "mean" and self.cfg.fused_loss and head_loss.usable(h):
+            return head_loss.head_loss(h, self.head.weight, targets)
+        logits = self.head(h)  # [B, T, V]
         if targets is None:
             return logits
         loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), reduction=reduction)
