@@ -144,11 +144,18 @@ def style_matrix(rows: list[dict]) -> np.ndarray:
 
 def ref_matrix(rows: list[dict], ref_lm, device: str = "cpu") -> np.ndarray:
     """Reference-LM and word-frequency features of every row (no fine-tuning: the same for every split)."""
+    import torch
+
     from filters import charlm
 
-    ref_lm = ref_lm.to(device).eval()
-    out = charlm.ref_features(ref_lm, [r["text"] for r in rows], batch=16 if device == "cpu" else 128)
-    ref_lm.cpu()
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: the same float sums on every machine (and polite on shared cores)
+    try:
+        ref_lm = ref_lm.to(device).eval()
+        out = charlm.ref_features(ref_lm, [r["text"] for r in rows], batch=16 if device == "cpu" else 128)
+    finally:
+        torch.set_num_threads(before)
+        ref_lm.cpu()
     return out
 
 

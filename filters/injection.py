@@ -55,10 +55,11 @@ _COMMAND_VERBS = (
 _COMMAND = re.compile(r"(?:^|[.!?:;\n]\s*|\"\s*)(?:" + _COMMAND_VERBS + r")\b", re.IGNORECASE)
 _SENTENCES = re.compile(r"[.!?\n]+")
 _SECOND_PERSON = re.compile(r"\b(you|your|yours|yourself)\b", re.IGNORECASE)
-# Fake structure: a line of only separator symbols, or a bare BEGIN/END/START marker, or a shouted heading
-# (attackers forge the end of the user's turn or the start of new instructions).
-_BOUNDARY = re.compile(r"^\s*(?:[=#\-%*>~_<\[\]{}|]{3,}.*|(?:end|begin|start)\s+(?:of\s+)?[a-z ]{0,30}|[A-Z][A-Z ]{6,})\s*$",
-                       re.MULTILINE | re.IGNORECASE)
+# Fake structure: a line of only separator symbols, or a bare upper-case BEGIN/END/START marker or shouted
+# heading ("END USER INPUT", "=== NEW INSTRUCTIONS ==="): attackers forge the end of the user's turn or
+# the start of new instructions. Case-sensitive on purpose: an ordinary line starting "Start the..." is prose.
+_BOUNDARY = re.compile(r"^[ \t]*(?:[=#\-%*>~_<\[\]{}|]{3,}[^\n]*|(?:END|BEGIN|START)\b[^\n]{0,40}|[A-Z][A-Z _]{6,}:?)[ \t]*$",
+                       re.MULTILINE)
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
 _WORDS = re.compile(r"\w+")
 # All describe what an attack *does* (addresses a model, commands it, forges structure, pads), so the
@@ -73,6 +74,13 @@ def rule_hits(text: str) -> dict[str, int]:
     return {name: len(rx.findall(text)) for name, rx in _RULES}
 
 
+def _per_100_words(count: int, words: int) -> float:
+    """A rate per 100 words, shrunk for short texts (as if 10 more words without the event had been
+    read): one "you" in a 4-word fragment is not 25 per 100 words of evidence (measured: a 20-character
+    piece of a news article scored 0.99 on the raw rate)."""
+    return 100.0 * count / (words + 10)
+
+
 def signals(text: str) -> np.ndarray:
     """The training-free signals of one *raw* text (padding is measured, then removed for the rest)."""
     words_raw = max(len(text.split()), 1)
@@ -82,13 +90,13 @@ def signals(text: str) -> np.ndarray:
     sentences = max(sum(1 for x in _SENTENCES.split(text) if x.strip()), 1)
     return np.array([
         sum(1 for v in hits.values() if v),
-        100.0 * sum(hits.values()) / words,
-        100.0 * len(_IMPERATIVE.findall(d)) / words,
+        _per_100_words(sum(hits.values()), words),
+        _per_100_words(len(_IMPERATIVE.findall(d)), words),
         min(unicode_anomalies.anomalies(d), 20),
         1.0 - len(d.split()) / words_raw,
         min(len(_COMMAND.findall(text)) / sentences, 1.0),
         1.0 if _COMMAND.match(d.lstrip(" \"'([{")) else 0.0,
-        100.0 * len(_SECOND_PERSON.findall(d)) / words,
+        _per_100_words(len(_SECOND_PERSON.findall(d)), words),
         min(len(_BOUNDARY.findall(text)), 10),
         len(_CAPS.findall(d)) / words,
     ], dtype=float)
@@ -99,9 +107,15 @@ def _logit(p):
     return np.log(p / (1 - p))
 
 
+# A run of one short non-space, non-digit pattern repeated inside a word (")]})]})]}...", "==========", "öööööö"):
+# padding too, and one "word" of 3,000 such characters fills fastText's whole token window by itself.
+_CHAR_RUN = re.compile(r"([^\s\d]{1,4}?)\1{3,}")
+
+
 def depad(text: str) -> str:
-    """What the injection classifier reads, at train and predict time: the text without padding runs."""
-    return ftm.collapse_repeats(text)
+    """What the injection classifier reads, at train and predict time: the text without padding runs
+    (repeated words or word patterns, and repeated character patterns inside a word, cut to three)."""
+    return ftm.collapse_repeats(_CHAR_RUN.sub(lambda m: m.group(1) * 3, text))
 
 
 def features(ft_model, texts: list[str]) -> np.ndarray:

@@ -3,8 +3,10 @@
 Three kinds of evidence, combined by a logistic regression (filters/combiner.py):
 - a fastText bag of word n-grams trained on the labelled data (strong on generators it saw, weak on others);
 - predictability under our byte-level LM of human text (filters/charlm.py): mean and spread of the
-  log-probability, entropy, Fast-DetectGPT's analytic curvature, top-1 agreement; these measure *how*
-  text was produced rather than *what* it says, so they carry over to unseen generators and domains;
+  log-probability, entropy, Fast-DetectGPT's analytic curvature, top-1 agreement; and, per word, the LM's
+  in-context probability against the word's general-English frequency (filters/word_stats.py, wordfreq):
+  these measure *how* text was produced rather than *what* it says, so they carry over better to unseen
+  generators and domains;
 - stylometric statistics that need no model (burstiness of sentence lengths, vocabulary richness in a
   fixed window, repetition, punctuation rates).
 The combiner's inputs for training are out-of-fold fastText probabilities (cross-fitted by group), so

