@@ -45,6 +45,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=cd.DEFAULT_DATA)
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--compare-llm", metavar="DIR", help="also time the LLM detector in this model directory "
+                    "(e.g. an earlier committed model, extracted with git) in the same run")
     args = ap.parse_args()
     import torch
     torch.set_num_threads(1)
@@ -75,6 +77,11 @@ def main() -> int:
     speed["injection score cmd (batch 64)"] = rate(lambda b: inj.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)]) * 64
     speed["llm stage (per doc)"] = rate(lambda t: st["llm"].fn({"text": t}), texts[:60], 10)
     speed["llm score cmd (batch 64)"] = rate(lambda b: det.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)], 10) * 64
+    if args.compare_llm:
+        other = llm_text.Detector(args.compare_llm)
+        name = ftm.load_card(os.path.join(args.compare_llm, "card.json"))["params"]["feature_set"]
+        speed[f"llm score cmd (batch 64), model {args.compare_llm} ({name})"] = rate(
+            lambda b: other.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)], 10) * 64
     speed["triggers: word 3-grams per doc"] = rate(lambda t: ngrams(t, 3), texts)
 
     cards = {k: ftm.load_card(os.path.join(ROOT, "filters", "models", k, "card.json")) for k in ("quality", "injection", "llm")}
@@ -86,11 +93,12 @@ def main() -> int:
         metrics.append(("injection", split, "fastText only (baseline)", d["fasttext_only"]["auroc"], d["fasttext_only"]["recall_at_1pct_fpr"]))
         metrics.append(("injection", split, "fastText + signals", d["combined"]["auroc"], d["combined"]["recall_at_1pct_fpr"]))
     c = cards["llm"]
-    metrics.append(("llm", "random group split", "shipped (all)", c["heldout"]["auroc"], c["heldout"]["recall_at_1pct_fpr"]))
+    shipped = c["params"]["feature_set"]
+    metrics.append(("llm", "random group split", f"shipped ({shipped})", c["heldout"]["auroc"], c["heldout"]["recall_at_1pct_fpr"]))
     for split, d in c["generalization"].items():
-        for fs in ("fasttext", "style", "lm", "all"):
-            if fs in d:
-                metrics.append(("llm", split, {"fasttext": "fastText only (baseline)"}.get(fs, fs), d[fs]["auroc"], d[fs]["recall_at_1pct_fpr"]))
+        for fs in d:
+            label = {"fasttext": "fastText only (baseline)", shipped: f"{shipped} (shipped)"}.get(fs, fs)
+            metrics.append(("llm", split, label, d[fs]["auroc"], d[fs]["recall_at_1pct_fpr"]))
 
     anchor = speed["anchor: trafilatura.extract (HTML, fast=False)"]
     print(f"# classifiers benchmark  {datetime.date.today()}  {machine()}")

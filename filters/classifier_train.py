@@ -58,9 +58,7 @@ def _fit_score_injection(rows, tr, te, ft_params):
     y = np.array([r["label"] for r in rows])
     tr = cd.shuffled(tr, rows)
     model, comb = injection.fit(_idx(rows, tr), y[tr], _idx(rows, tr, "group"), ft_params)
-    texts = _idx(rows, te)
-    ft = ftm.predict(model, [injection.depad(t) for t in texts])
-    X = np.hstack([injection._logit(ft)[:, None], np.vstack([injection.signals(t) for t in texts])])
+    ft, X, _ = injection.features(model, _idx(rows, te))
     return model, comb, comb.predict(X), ft, y[te]
 
 

@@ -49,11 +49,19 @@ def collapse_repeats(text: str, max_repeats: int = 3, max_period: int = 4) -> st
     per-word rates; no honest text needs more than a few repeats. Whitespace is normalized to single spaces.
     """
     words = text.split()
+    # Word i is skipped when, for some period p, words[j] == words[j - p] for the p * (max_repeats - 1) + 1
+    # positions j ending at i (and i >= p * max_repeats): run[p] counts how many such j end at i, so the
+    # whole check is one pass (linear, not p * max_repeats comparisons per word).
+    periods = range(1, max_period + 1)
+    run = [0] * (max_period + 1)
     out: list[str] = []
     for i, w in enumerate(words):
-        # skip word i when the input's last p * max_repeats words before it, and it, repeat with period p
-        if not any(i >= p * max_repeats and all(words[j] == words[j - p] for j in range(i - p * max_repeats + p, i + 1))
-                   for p in range(1, max_period + 1)):
+        skip = False
+        for p in periods:
+            run[p] = run[p] + 1 if i >= p and words[i - p] == w else 0
+            if i >= p * max_repeats and run[p] >= p * (max_repeats - 1) + 1:
+                skip = True
+        if not skip:
             out.append(w)
     return " ".join(out)
 

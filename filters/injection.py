@@ -81,10 +81,11 @@ def _per_100_words(count: int, words: int) -> float:
     return 100.0 * count / (words + 10)
 
 
-def signals(text: str) -> np.ndarray:
-    """The training-free signals of one *raw* text (padding is measured, then removed for the rest)."""
+def signals(text: str, depadded: str | None = None) -> np.ndarray:
+    """The training-free signals of one *raw* text (padding is measured, then removed for the rest);
+    pass ``depadded`` = depad(text) when the caller has it already."""
     words_raw = max(len(text.split()), 1)
-    d = depad(text)
+    d = depad(text) if depadded is None else depadded
     hits = rule_hits(d)
     words = max(len(d.split()), 1)
     sentences = max(sum(1 for x in _SENTENCES.split(text) if x.strip()), 1)
@@ -118,10 +119,13 @@ def depad(text: str) -> str:
     return ftm.collapse_repeats(_CHAR_RUN.sub(lambda m: m.group(1) * 3, text))
 
 
-def features(ft_model, texts: list[str]) -> np.ndarray:
-    """The combiner's input for raw texts: [fastText logit on the depadded text, *signals]."""
-    ft = ftm.predict(ft_model, [depad(t) for t in texts])
-    return np.hstack([_logit(ft)[:, None], np.vstack([signals(t) for t in texts])])
+def features(ft_model, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """For raw texts: (fastText probability, the combiner's input [fastText logit, *signals], depadded texts).
+    Each text is depadded once (the slowest step of the signals)."""
+    depadded = [depad(t) for t in texts]
+    ft = ftm.predict(ft_model, depadded)
+    X = np.hstack([_logit(ft)[:, None], np.vstack([signals(t, d) for t, d in zip(texts, depadded)])])
+    return ft, X, depadded
 
 
 def fit(texts: list[str], labels, groups: list[str], ft_params: dict | None = None, folds: int = 4,
@@ -135,7 +139,7 @@ def fit(texts: list[str], labels, groups: list[str], ft_params: dict | None = No
         m = ftm.train([depadded[i] for i in tr], labels[tr], ft_params, quantize=False)
         oof[te] = ftm.predict(m, [depadded[i] for i in te])
     model = ftm.train(depadded, labels, ft_params)
-    X = np.hstack([_logit(oof)[:, None], np.vstack([signals(t) for t in texts])])
+    X = np.hstack([_logit(oof)[:, None], np.vstack([signals(t, d) for t, d in zip(texts, depadded)])])
     pos = labels.mean()
     sw = np.where(labels == 1, 0.5 / pos, 0.5 / (1 - pos))
     comb = Combiner.fit(X, labels, ["ft_logit", *SIGNAL_FEATURES], l2=l2, sample_weight=sw,
@@ -159,8 +163,9 @@ class Scorer:
         (an empty input gives fastText a zero vector, whose 0.5 the combiner would read as evidence)."""
         if not texts:
             return np.zeros(0)
-        s = self.combiner.predict(features(self.model, texts)[:, self.columns])
-        s[[len(_WORDS.findall(depad(t))) < 2 for t in texts]] = 0.0
+        _, X, depadded = features(self.model, texts)
+        s = self.combiner.predict(X[:, self.columns])
+        s[[len(_WORDS.findall(d)) < 2 for d in depadded]] = 0.0
         return s
 
 

@@ -27,8 +27,8 @@ STAGE = "llm"
 REASONS = {"llm.generated": "llm_score at or above the threshold (score-only by default: set llm.enforce to drop)"}
 COLUMNS = {"llm_score": "float"}
 DEFAULT_MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "llm")
-# Score-only by default: on held-out human text the shipped detector flags 9-54% per domain at 0.5
-# (41% of real news articles), and at its 1%-FPR threshold it catches only ~17% of machine text. It is
+# Score-only by default: on held-out human text the shipped detector flags 7-51% per domain at 0.5
+# (43% of real news articles), and at its 1%-FPR threshold it catches only ~17% of machine text. It is
 # a ranking signal, not a filter; set enforce: true and a threshold only after measuring on your data.
 DEFAULT_CONFIG = {"model": DEFAULT_MODEL_DIR, "threshold": 0.5, "enforce": False}
 
@@ -159,7 +159,14 @@ class Detector:
         parts = FEATURE_SETS[self.feature_set]
         self.ft = ftm.load(os.path.join(model_dir, "fasttext.ftz")) if "ft_prob" in parts else None
         self.lms = [charlm.load(os.path.join(model_dir, f)) for f in LM_FILES] if "lm" in parts else None
-        self.ref = charlm.load(os.path.join(model_dir, REF_LM_FILE)) if "ref" in parts else None
+        self.ref = None
+        if "ref" in parts:
+            try:
+                import wordfreq  # noqa: F401  (filters/word_stats.py reads its English frequency list)
+            except ImportError as e:
+                raise ImportError(f"the LLM detector in {model_dir} uses word frequencies from the 'wordfreq' "
+                                  f"package, which is not installed: pip install 'wordfreq>=3.1'") from e
+            self.ref = charlm.load(os.path.join(model_dir, REF_LM_FILE))
         self.charlm = charlm
 
     def score(self, texts: list[str]) -> np.ndarray:

@@ -15,11 +15,14 @@ import sys
 
 from filters import classifier_data as cd
 from filters import classifier_train as ct
+from filters import llm_text
 
 MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "filters", "models")
 KINDS = ("quality", "llm", "injection", "lm")
 # The recipe of the committed models (filters/models/*/card.json): the byte LM trains 6000 steps of 64
-# windows (75 s on one H100, ~1.5 h on one CPU core); the LLM detector fine-tunes it 300 steps per copy.
+# windows (75 s on one H100, ~1.5 h on one CPU core). The LLM detector's default feature set uses it as it
+# is (no fine-tuning: ~14 min on one CPU core with every leave-one-out split, deterministic); the
+# "all" / "lm" feature sets fine-tune a (human, machine) copy FINETUNE_STEPS steps each, per split.
 LM_STEPS, LM_BATCH, FINETUNE_STEPS = 6000, 64, 300
 
 
@@ -29,13 +32,15 @@ def _summary(card: dict) -> str:
     return json.dumps(keep, indent=1)
 
 
-def train(kind: str, out: str, data: str, lm: str, steps: int, device: str, fast: bool) -> dict:
+def train(kind: str, out: str, data: str, lm: str, steps: int, device: str, fast: bool,
+          feature_set: str | None = None) -> dict:
     if kind == "quality":
         return ct.train_quality(cd.quality_rows(data), out, root=data)
     if kind == "injection":
         return ct.train_injection(cd.injection_rows(data), out, families=not fast, root=data)
     if kind == "llm":
-        return ct.train_llm(cd.llm_rows(data), out, lm, steps=steps, device=device, generalization=not fast, root=data)
+        return ct.train_llm(cd.llm_rows(data), out, lm, feature_set=feature_set, steps=steps, device=device,
+                            generalization=not fast, root=data)
     if kind == "lm":
         return ct.train_lm(os.path.join(out, "lm.npz"), data, steps=steps, device=device, batch=LM_BATCH)
     raise ValueError(f"'--kind' must be one of {KINDS} (got {kind!r})")
@@ -54,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"LM training steps: --kind lm (default {LM_STEPS}), LM fine-tuning for --kind llm (default {FINETUNE_STEPS})")
     t.add_argument("--device", default="cpu", help="torch device for --kind lm and llm (cpu is deterministic)")
     t.add_argument("--fast", action="store_true", help="skip the leave-one-out evaluations (card has the random split only)")
+    t.add_argument("--feature-set", default=None, help="--kind llm: which evidence the detector combines (default: "
+                   "%s; 'all' = fastText + fine-tuned LM pair + style, the earlier recipe)" % llm_text.DEFAULT_FEATURE_SET)
     b = sub.add_parser("build-defaults", help="rebuild every committed default model (lm, quality, injection, llm)")
     b.add_argument("--data", default=cd.DEFAULT_DATA)
     b.add_argument("--skip-lm", action="store_true", help="keep the committed byte LM (its training takes ~1.5 h on a CPU, 75 s on a GPU)")
@@ -68,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
         steps = args.steps if args.steps is not None else (LM_STEPS if args.kind == "lm" else FINETUNE_STEPS)
         if steps < 1:
             p.error(f"'--steps' must be >= 1 (got {steps})")
-        card = train(args.kind, out, args.data, args.lm, steps, args.device, args.fast)
+        if args.feature_set is not None and args.kind != "llm":
+            p.error("'--feature-set' applies to --kind llm only")
+        if args.feature_set is not None and args.feature_set not in llm_text.FEATURE_SETS:
+            p.error(f"'--feature-set' must be one of {sorted(llm_text.FEATURE_SETS)} (got {args.feature_set!r})")
+        card = train(args.kind, out, args.data, args.lm, steps, args.device, args.fast, args.feature_set)
         print(_summary(card))
         print(f"wrote {out}")
         return 0
