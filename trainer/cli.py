@@ -96,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tokens", type=float, required=True, help="training tokens (1e6 and 2000000 both work)")
     p.add_argument("--seq-len", type=int, help="context length (default: the preset's)")
     p.add_argument("--vocab-size", type=int, help="model vocabulary (default: the tokenizer's, padded to 128)")
-    p.add_argument("--mlp", choices=["swiglu", "gelu"], help="MLP kind (default swiglu)")
+    p.add_argument("--mlp", choices=["swiglu", "gelu"], help="MLP kind (default: the preset's; gelu for 124m, swiglu otherwise)")
     p.add_argument("--batch-size", type=int, help="sequences per micro-batch (default per preset)")
     p.add_argument("--grad-accum", type=int, default=1)
     p.add_argument("--lr", type=float, help="peak learning rate (default per preset)")
