@@ -18,6 +18,7 @@ import numpy as np
 from filters import fasttext_model as ftm
 from filters import unicode_anomalies
 from filters.combiner import Combiner
+from filters.options import number
 from filters.verdict import drop, keep
 
 STAGE = "injection"
@@ -173,9 +174,7 @@ def stage(config: dict):
     from pipelines.stages import Stage
 
     cfg = {**DEFAULT_CONFIG, **(config or {})}
-    thr = float(cfg["threshold"])
-    if not 0.0 <= thr <= 1.0:
-        raise ValueError(f"'injection.threshold' must be in [0, 1] (got {thr})")
+    thr = float(number(cfg, "threshold", DEFAULT_CONFIG["threshold"], 0.0, 1.0, stage="injection"))
     scorer = Scorer(cfg["model"])
 
     def fn(doc: dict):

@@ -21,6 +21,7 @@ import numpy as np
 
 from filters import fasttext_model as ftm
 from filters.combiner import Combiner
+from filters.options import number
 from filters.verdict import drop, keep
 
 STAGE = "llm"
@@ -191,9 +192,7 @@ def stage(config: dict):
     from pipelines.stages import Stage
 
     cfg = {**DEFAULT_CONFIG, **(config or {})}
-    thr = float(cfg["threshold"])
-    if not 0.0 <= thr <= 1.0:
-        raise ValueError(f"'llm.threshold' must be in [0, 1] (got {thr})")
+    thr = float(number(cfg, "threshold", DEFAULT_CONFIG["threshold"], 0.0, 1.0, stage="llm"))
     det = Detector(cfg["model"])
 
     def fn(doc: dict):

@@ -5,9 +5,12 @@ from typing import Any
 
 
 def number(config: dict, key: str, default: float, lo: float | None = None, hi: float | None = None,
-           integer: bool = False) -> Any:
-    """``config[key]`` (or ``default``) checked to be a number in [lo, hi]; ValueError otherwise."""
+           integer: bool = False, stage: str | None = None) -> Any:
+    """``config[key]`` (or ``default``) checked to be a number in [lo, hi]; ValueError otherwise.
+
+    ``stage`` prefixes the key in messages (``'llm.threshold'``) where several stages share key names."""
     value = config.get(key, default)
+    key = f"{stage}.{key}" if stage else key
     kind = "an integer" if integer else "a number"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
         raise ValueError(f"{key!r} must be {kind} (got {value!r})")

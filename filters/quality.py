@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from filters import fasttext_model as ftm
+from filters.options import number
 from filters.verdict import drop, keep
 
 STAGE = "quality"
@@ -27,10 +28,7 @@ DEFAULT_CONFIG = {"model": DEFAULT_MODEL_DIR, "threshold": 0.5, "keep_top_fracti
 def threshold_for(config: dict, card: dict) -> float:
     frac = config.get("keep_top_fraction")
     if frac is None:
-        thr = float(config["threshold"])
-        if not 0.0 <= thr <= 1.0:
-            raise ValueError(f"'quality.threshold' must be in [0, 1] (got {thr})")
-        return thr
+        return float(number(config, "threshold", DEFAULT_CONFIG["threshold"], 0.0, 1.0, stage="quality"))
     frac = float(frac)
     if not 0.0 < frac <= 1.0:
         raise ValueError(f"'quality.keep_top_fraction' must be in (0, 1] (got {frac})")
