@@ -99,6 +99,25 @@ def train(texts: Sequence[str], labels: Sequence[int], params: dict | None = Non
     return model
 
 
+def out_of_fold(texts: Sequence[str], labels: np.ndarray, groups: Sequence[str], params: dict | None = None,
+                folds: int = 4) -> np.ndarray:
+    """P(label 1) for every text from a model that did not train on its group (folds by a hash of the group),
+    so a combiner fitted on top sees fastText as it behaves on unseen text."""
+    fold = np.array([int(hashlib.sha1(g.encode()).hexdigest()[:8], 16) % folds for g in groups])
+    oof = np.zeros(len(texts))
+    for k in range(folds):
+        tr, te = np.where(fold != k)[0], np.where(fold == k)[0]
+        m = train([texts[i] for i in tr], labels[tr], params, quantize=False)
+        oof[te] = predict(m, [texts[i] for i in te])
+    return oof
+
+
+def balanced_weights(labels: np.ndarray) -> np.ndarray:
+    """Per-row weights giving each of the two classes half the total weight."""
+    pos = labels.mean()
+    return np.where(labels == 1, 0.5 / pos, 0.5 / (1 - pos))
+
+
 def load(path: str):
     import fasttext
 

@@ -9,7 +9,6 @@ text and the Tensor Trust defenders' own instructions (hard negatives), so that 
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 
@@ -133,17 +132,10 @@ def fit(texts: list[str], labels, groups: list[str], ft_params: dict | None = No
         l2: float = 1.0):
     depadded = [depad(t) for t in texts]
     labels = np.asarray(labels)
-    fold = np.array([int(hashlib.sha1(g.encode()).hexdigest()[:8], 16) % folds for g in groups])
-    oof = np.zeros(len(texts))
-    for k in range(folds):
-        tr, te = np.where(fold != k)[0], np.where(fold == k)[0]
-        m = ftm.train([depadded[i] for i in tr], labels[tr], ft_params, quantize=False)
-        oof[te] = ftm.predict(m, [depadded[i] for i in te])
+    oof = ftm.out_of_fold(depadded, labels, groups, ft_params, folds)
     model = ftm.train(depadded, labels, ft_params)
     X = np.hstack([_logit(oof)[:, None], np.vstack([signals(t, d) for t, d in zip(texts, depadded)])])
-    pos = labels.mean()
-    sw = np.where(labels == 1, 0.5 / pos, 0.5 / (1 - pos))
-    comb = Combiner.fit(X, labels, ["ft_logit", *SIGNAL_FEATURES], l2=l2, sample_weight=sw,
+    comb = Combiner.fit(X, labels, ["ft_logit", *SIGNAL_FEATURES], l2=l2, sample_weight=ftm.balanced_weights(labels),
                         nonneg=SIGNAL_FEATURES)
     return model, comb
 

@@ -122,22 +122,13 @@ def fit(texts: list[str], labels: np.ndarray, groups: list[str], lm_feats: np.nd
     reference corpus, so the WikiText/speech human pieces are in-sample for it: they look *more*
     predictable than unseen human text, which, if anything, teaches the combiner against our goal).
     """
-    import hashlib
-
     labels = np.asarray(labels)
     ft_model, oof = None, None
     if "ft_prob" in FEATURE_SETS[feature_set]:
-        fold = np.array([int(hashlib.sha1(g.encode()).hexdigest()[:8], 16) % folds for g in groups])
-        oof = np.zeros(len(texts))
-        for k in range(folds):
-            tr, te = np.where(fold != k)[0], np.where(fold == k)[0]
-            m = ftm.train([texts[i] for i in tr], labels[tr], ft_params, quantize=False)
-            oof[te] = ftm.predict(m, [texts[i] for i in te])
+        oof = ftm.out_of_fold(texts, labels, groups, ft_params, folds)
         ft_model = ftm.train(texts, labels, ft_params)
     X = assemble(feature_set, oof, lm_feats, style, ref_feats)
-    pos = labels.mean()
-    sw = np.where(labels == 1, 0.5 / pos, 0.5 / (1 - pos))
-    comb = Combiner.fit(X, labels, feature_names(feature_set), l2=l2, sample_weight=sw)
+    comb = Combiner.fit(X, labels, feature_names(feature_set), l2=l2, sample_weight=ftm.balanced_weights(labels))
     return ft_model, comb
 
 
