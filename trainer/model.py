@@ -224,12 +224,11 @@ class GPT(nn.Module):
         for block in self.blocks:
             x = block(x, cos, sin)
         h = self.norm(x)
-        if targets is not None and reduction == "mean" and self.cfg.fused_loss and head_loss.usable(h):
-            return head_loss.head_loss(h, self.head.weight, targets)
-        logits = self.head(h)  # [B, T, V]
         if targets is None:
-            return logits
-        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), reduction=reduction)
+            return self.head(h)  # [B, T, V]
+        if reduction == "mean" and self.cfg.fused_loss and head_loss.usable(h):
+            return head_loss.head_loss(h, self.head.weight, targets)
+        loss = head_loss.plain(h, self.head.weight, targets, reduction)
         return loss.view(B, T) if reduction == "none" else loss
 
     def param_groups(self, weight_decay: float) -> list[dict]:
