@@ -19,6 +19,20 @@ DEFAULT_DATA = os.environ.get(
     "GRISTMILL_DATA", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data"))
 
 
+# Data shipped in this repository (not in the shared folder): cards name it with this prefix, e.g.
+# "gristmill:filters/data/package_docs.jsonl", and ``path_of`` resolves it on any checkout.
+REPO_PREFIX = "gristmill:"
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE_DOCS = REPO_PREFIX + "filters/data/package_docs.jsonl"
+
+
+def path_of(name: str, root: str = DEFAULT_DATA) -> str:
+    """A card's data-file name -> the file: relative to the data root, or to the repo for REPO_PREFIX names."""
+    if name.startswith(REPO_PREFIX):
+        return os.path.join(REPO_ROOT, name[len(REPO_PREFIX):])
+    return os.path.join(root, name)
+
+
 def _h(s: str) -> str:
     return hashlib.sha1(s.encode("utf-8", "replace")).hexdigest()[:12]
 
@@ -181,9 +195,11 @@ def injection_rows(root: str = DEFAULT_DATA, web_per_doc: int = 6, udhr_per_lang
     """Injections (label 1) vs benign text of every length (label 0).
 
     Benign = TREC questions (short), Tensor Trust defender prompts (instruction-heavy hard negatives),
-    UDHR lines in ~290 languages, and pieces of clean long text (reference documents and scrapinghub
+    UDHR lines in ~290 languages, pieces of clean long text (reference documents and scrapinghub
     articles) cut to lengths that span the injections' lengths, so that neither length nor language
-    alone can separate the classes.
+    alone can separate the classes, and README paragraphs of Python packages (filters/data/, grouped by
+    package): second-person how-to prose ("add this to your config"), which none of the shared sets has
+    and which an attack-vs-rest model otherwise learns to flag.
     """
     adv = os.path.join(root, "adversarial")
     rows = []
@@ -212,6 +228,12 @@ def injection_rows(root: str = DEFAULT_DATA, web_per_doc: int = 6, udhr_per_lang
                 text = " ".join(lines[3 * k * 4 % max(len(lines) - n, 1):][:n])
                 rows.append({"text": text, "label": 0, "kind": "multilingual_text", "group": "udhr/" + f,
                              "file": os.path.relpath(udhr, root)})
+    docs = path_of(PACKAGE_DOCS, root)
+    if os.path.exists(docs):
+        for line in open(docs, encoding="utf-8"):
+            r = json.loads(line)
+            rows.append({"text": r["text"], "label": 0, "kind": "howto_text", "group": "pkgdoc/" + r["package"],
+                         "file": PACKAGE_DOCS})
     lengths = [20, 60, 150, 300, 600, 1200, 2400]
     gt = os.path.join(root, "extraction", "scrapinghub", "ground_truth.jsonl")
     web = [{"text": json.loads(l)["text"], "group": "article/" + json.loads(l)["id"][:16], "file": os.path.relpath(gt, root)}

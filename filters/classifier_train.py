@@ -58,8 +58,8 @@ def _fit_score_injection(rows, tr, te, ft_params):
     y = np.array([r["label"] for r in rows])
     tr = cd.shuffled(tr, rows)
     model, comb = injection.fit(_idx(rows, tr), y[tr], _idx(rows, tr, "group"), ft_params)
-    ft, X, _ = injection.features(model, _idx(rows, te))
-    return model, comb, comb.predict(X), ft, y[te]
+    ft, X, depadded = injection.features(model, _idx(rows, te))
+    return model, comb, injection.final_scores(comb, X, depadded), ft, y[te]
 
 
 def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = None,

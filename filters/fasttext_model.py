@@ -219,8 +219,11 @@ def file_sha256(path: str) -> str:
 
 
 def data_files(paths: Iterable[str], root: str = "") -> list[dict]:
-    """[{path, sha256}] for the card; ``paths`` relative to ``root``, recorded as given."""
-    return [{"path": p, "sha256": file_sha256(os.path.join(root, p))} for p in sorted(set(paths))]
+    """[{path, sha256}] for the card; ``paths`` relative to ``root`` (or to the repo, with the
+    classifier_data.REPO_PREFIX), recorded as given."""
+    from filters.classifier_data import path_of
+
+    return [{"path": p, "sha256": file_sha256(path_of(p, root))} for p in sorted(set(paths))]
 
 
 def save_card(path: str, card: dict) -> None:

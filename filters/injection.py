@@ -61,6 +61,26 @@ _SECOND_PERSON = re.compile(r"\b(you|your|yours|yourself)\b", re.IGNORECASE)
 _BOUNDARY = re.compile(r"^[ \t]*(?:[=#\-%*>~_<\[\]{}|]{3,}[^\n]*|(?:END|BEGIN|START)\b[^\n]{0,40}|[A-Z][A-Z _]{6,}:?)[ \t]*$",
                        re.MULTILINE)
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
+# Text that speaks to an AI *reader* ("Note to AI assistants summarizing this page: ...", "If you are a large
+# language model reading this, ..."): the footprint of indirect prompt injection planted in web pages. The shared
+# data has no example of it (its attacks are typed straight into a chat), so the combiner could never weigh it;
+# instead a match floors the score at AI_READER_SCORE (above the default threshold). Names of models only, not
+# "assistant" or "agent" alone (a job ad's "if you are an assistant manager"). Measured matches on benign text:
+# none in 12 MB of books, speeches, Wikipedia and news articles or in 1,284 README paragraphs; 2 of 1,194
+# defender prompts ("instructions to the AI").
+_AI = (r"(?:ai|a\.i\.|artificial intelligence|llms?|large language models?|language models?|chat ?bots?|"
+       r"ai (?:assistants?|agents?|models?|systems?|tools?)|chatgpt|gpt-?\d\S*|claude|gemini|copilot)")
+_READING = r"(?:reading|processing|summari[sz]ing|crawling|indexing|scraping|visiting)"
+# The name must end the phrase ("Note to AI researchers" and "if you are an AI engineer" address people).
+_AI_END = r"(?=\s*(?:[,.;:!?)\]\n]|$)|\s+(?:" + _READING + r"|who|that|or|and|like|here)\b)"
+_AI_READER = re.compile(
+    r"\b(?:if|when|in case) you(?:'re| are) (?:an?|the|any|some) (?:\w+ ){0,2}" + _AI + _AI_END
+    + r"|\b(?:note|message|instructions?|attention|reminder|notice|memo|directive)s? (?:to|for) (?:all |any |the )?"
+    r"(?:\w+ )?" + _AI + _AI_END
+    + r"|\b" + _AI + r"\s+(?:that (?:is|are) |who (?:is|are) )?" + _READING + r" (?:this|these)\b"
+    + r"|\bdear (?:\w+ )?" + _AI + _AI_END
+    + r"|\b(?:hey|hi|hello|attention|attn)[,:!]? " + _AI + r"\s*[,:!]", re.IGNORECASE)
+AI_READER_SCORE = 0.95
 _WORDS = re.compile(r"\w+")
 # All describe what an attack *does* (addresses a model, commands it, forges structure, pads), so the
 # combiner may weight them up but never down (Combiner.fit(nonneg=...)): on held-out attack families an
@@ -119,6 +139,20 @@ def depad(text: str) -> str:
     return ftm.collapse_repeats(_CHAR_RUN.sub(lambda m: m.group(1) * 3, text))
 
 
+def addresses_ai_reader(text: str) -> bool:
+    return _AI_READER.search(text) is not None
+
+
+def final_scores(comb: Combiner, X: np.ndarray, depadded: list[str]) -> np.ndarray:
+    """The shipped score from the combiner's input (``features``): what the scorer and the cards both use.
+    A text with fewer than two words carries no instruction and scores 0 (an empty input gives fastText a
+    zero vector, whose 0.5 the combiner would read as evidence); one that addresses an AI reader scores at
+    least AI_READER_SCORE."""
+    s = comb.predict(X)
+    s[[len(_WORDS.findall(d)) < 2 for d in depadded]] = 0.0
+    return np.maximum(s, [AI_READER_SCORE if addresses_ai_reader(d) else 0.0 for d in depadded])
+
+
 def features(ft_model, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """For raw texts: (fastText probability, the combiner's input [fastText logit, *signals], depadded texts).
     Each text is depadded once (the slowest step of the signals)."""
@@ -152,14 +186,11 @@ class Scorer:
         self.columns = [names.index(n) for n in self.combiner.names]  # older models use a prefix of them
 
     def score(self, texts: list[str]) -> np.ndarray:
-        """Injection probability; a text with fewer than two words carries no instruction and scores 0
-        (an empty input gives fastText a zero vector, whose 0.5 the combiner would read as evidence)."""
+        """Injection probability (see ``final_scores``)."""
         if not texts:
             return np.zeros(0)
         _, X, depadded = features(self.model, texts)
-        s = self.combiner.predict(X[:, self.columns])
-        s[[len(_WORDS.findall(d)) < 2 for d in depadded]] = 0.0
-        return s
+        return final_scores(self.combiner, X[:, self.columns], depadded)
 
 
 def stage(config: dict):

@@ -41,19 +41,18 @@ def test_gate_injection_and_false_positives_by_benign_kind():
     s = injection.Scorer().score([r["text"] for r in data])
     y = [r["label"] for r in data]
     m = ftm.metrics(s, y)
-    # measured 0.996 / 0.814. With 130 negatives, "1% FPR" allows one, so the threshold is the second-highest
-    # negative (a 20-character fragment of a news article, '"Kiss You" was writt', 0.993; the highest is a
-    # defender's prompt of nothing but ") ] }" padding): that floor is loose by nature; the recall at the
-    # shipped threshold and the per-kind false-positive rates below are the tighter checks.
-    assert m["auroc"] >= 0.98 and m["recall_at_1pct_fpr"] >= 0.78, m
+    # measured 0.9986 / 1.0. With 160 negatives, "1% FPR" allows one, so that floor is loose by nature; the
+    # recall at the shipped threshold and the per-kind false-positive rates below are the tighter checks.
+    assert m["auroc"] >= 0.98 and m["recall_at_1pct_fpr"] >= 0.85, m
     thr = injection.DEFAULT_CONFIG["threshold"]
-    assert ftm.metrics(s, y, thr)["recall"] >= 0.95  # measured 0.986 at the default 0.9
+    assert ftm.metrics(s, y, thr)["recall"] >= 0.94  # measured 0.971 at the default 0.9
     kinds = np.array([r["kind"] for r in data])
     fpr = {k: float(np.mean(s[kinds == k] >= thr)) for k in
-           ("user_question", "web_text", "defense_system_prompt", "multilingual_text")}
-    # measured 0 / 0.029 / 0.029 / 0 (one page of 35 web pieces, one of 35 defender prompts)
+           ("user_question", "web_text", "defense_system_prompt", "multilingual_text", "howto_text")}
+    # measured 0 / 0 / 0.029 / 0 / 0 (one of 35 defender prompts; README how-to paragraphs of held-out
+    # packages were 3.7% at 0.9 before they joined the benign training side)
     assert fpr["user_question"] <= 0.02 and fpr["multilingual_text"] <= 0.02, fpr
-    assert fpr["web_text"] <= 0.06 and fpr["defense_system_prompt"] <= 0.08, fpr
+    assert fpr["web_text"] <= 0.06 and fpr["defense_system_prompt"] <= 0.08 and fpr["howto_text"] <= 0.04, fpr
 
 
 @pytest.mark.slow
@@ -73,9 +72,9 @@ def test_committed_cards_generalization_floors():
         assert by_fs[shipped]["auroc"] >= by_fs["fasttext"]["auroc"], split  # the baseline it must beat
     lofo = card("injection")["leave_one_family_out"]
     assert set(lofo) == {"hijacking", "prompt_extraction"}
-    assert lofo["prompt_extraction"]["combined"]["recall_at_1pct_fpr"] >= 0.91  # measured 0.939
-    assert lofo["hijacking"]["combined"]["recall_at_1pct_fpr"] >= 0.65  # measured 0.684
-    assert lofo["hijacking"]["combined"]["auroc"] >= 0.93  # measured 0.955
+    assert lofo["prompt_extraction"]["combined"]["recall_at_1pct_fpr"] >= 0.90  # measured 0.927
+    assert lofo["hijacking"]["combined"]["recall_at_1pct_fpr"] >= 0.65  # measured 0.675
+    assert lofo["hijacking"]["combined"]["auroc"] >= 0.93  # measured 0.952
     assert card("quality")["heldout"]["auroc"] >= 0.99
 
 
