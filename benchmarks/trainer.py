@@ -157,7 +157,8 @@ def old_attention_forward(self, x, cos, sin):
 
 
 def bench_gristmill(name: str, sampler, B: int, T: int, steps: int, attention: str, mode: str = "default",
-                    old_layout: bool = False, model: dict | None = None, **extra) -> dict:
+                    old_layout: bool = False, model: dict | None = None, kernel: dict | None = None, **extra) -> dict:
+    from trainer import head_loss
     from trainer import model as model_mod
     from trainer.model import preset
     from trainer.train import TrainConfig, train
@@ -166,16 +167,20 @@ def bench_gristmill(name: str, sampler, B: int, T: int, steps: int, attention: s
     mcfg = preset("124m", vocab_size=50304, seq_len=T, **(model or {}))
     cfg = TrainConfig(tokens=(steps + 10) * B * T, batch_size=B, lr=6e-4, log_every=10, progress=False,
                       eval_tokens=T, attention=attention, spike_warmup=10 ** 9, compile_mode=mode, **extra)
-    new_forward = model_mod.Attention.forward
+    new_forward, kernel_before = model_mod.Attention.forward, dict(head_loss.KERNEL)
     if old_layout:
         model_mod.Attention.forward = old_attention_forward
+    head_loss.KERNEL.update(kernel or {})
     try:
         res = train(mcfg, cfg, sampler, {}, None, log=lambda s: print("  " + s, flush=True))
     finally:
         model_mod.Attention.forward = new_forward
+        head_loss.KERNEL.clear()
+        head_loss.KERNEL.update(kernel_before)
     torch.cuda.empty_cache()
     label = f"{name} B={B} attn={attention}" + (f" mode={mode}" if mode != "default" else "")
-    label += "".join(f" {k}={v}" for k, v in {**extra, **(model or {})}.items()) + (" old-layout" if old_layout else "")
+    label += "".join(f" {k}={v}" for k, v in {**extra, **(model or {}), **(kernel or {})}.items())
+    label += " old-layout" if old_layout else ""
     return {"name": label, "params": res["params"], "flops_per_token": res["flops_per_token"],
             "tok_s": res["tok_s"], "mfu": res["mfu"], "warmup_s": res["wall_seconds"] - res["train_seconds"],
             "final_loss": res["train_curve"][-1]["loss"],
@@ -286,6 +291,7 @@ EXPLORE_MODS: dict = {  # modifier -> (batch multiple, bench_gristmill keywords,
     "tune": (1, {"compile_tune": True}, {}), "autotune": (1, {"mode": "max-autotune-no-cudagraphs"}, {}),
     "flash": (1, {"attention": "flash"}, {}), "bf16res": (1, {}, {"residual_bf16": True}),
     "heads6": (1, {}, {"n_head": 6}), "plainloss": (1, {}, {"fused_loss": False}), "gelu": (1, {}, {"mlp": "gelu"}),
+    "resident": (1, {"kernel": {"resident": True}}, {}),  # head-loss kernel holding the row on chip (2 passes, not 3)
 }
 EXPLORE_DEFAULT = ["ref", "syn+plainloss", "syn", "syn+bf16res", "syn+bf16res+heads6", "profile+bf16res+heads6"]
 

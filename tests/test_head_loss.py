@@ -25,8 +25,10 @@ def test_cpu_takes_the_plain_path_and_matches_cross_entropy():
 
 
 @cuda
+@pytest.mark.parametrize("resident", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_fused_loss_and_grads_match_plain(dtype):
+def test_fused_loss_and_grads_match_plain(dtype, resident, monkeypatch):
+    monkeypatch.setitem(head_loss.KERNEL, "resident", resident)
     torch.manual_seed(0)
     n, d, v = 1000, 64, 50304  # V not a multiple of the kernel's block: the masked tail is exercised
     h = (torch.randn(n, d, device="cuda") * 2).requires_grad_()
