@@ -65,11 +65,13 @@ _CAPS = re.compile(r"\b[A-Z]{3,}\b")
 # language model reading this, ..."): the footprint of indirect prompt injection planted in web pages. The shared
 # data has no example of it (its attacks are typed straight into a chat), so the combiner could never weigh it;
 # instead a match floors the score at AI_READER_SCORE (above the default threshold). Names of models only, not
-# "assistant" or "agent" alone (a job ad's "if you are an assistant manager"). Measured matches on benign text:
-# none in 12 MB of books, speeches, Wikipedia and news articles or in 1,284 README paragraphs; 2 of 1,194
-# defender prompts ("instructions to the AI").
+# "assistant" or "agent" alone (a job ad's "if you are an assistant manager"). Matches on benign text: none in
+# 12 MB of books, speeches, Wikipedia and news articles, nor in any benign training row (questions, defender
+# prompts, UDHR, README paragraphs); tests/test_classifiers_signals.py keeps it so. Its recall is unmeasured:
+# the shared data has no attack of these kinds.
 _AI = (r"(?:ai|a\.i\.|artificial intelligence|llms?|large language models?|language models?|chat ?bots?|"
-       r"ai (?:assistants?|agents?|models?|systems?|tools?)|chatgpt|gpt-?\d\S*|claude|gemini|copilot)")
+       r"ai (?:assistants?|agents?|models?|systems?|tools?)|chatgpt|gpt-?\d\S*)")
+# Not "Claude", "Gemini" or "Copilot" alone: a person's name, a star sign and a co-pilot ("Hi Claude, thanks").
 _READING = r"(?:reading|processing|summari[sz]ing|crawling|indexing|scraping|visiting)"
 # The name must end the phrase ("Note to AI researchers" and "if you are an AI engineer" address people).
 _AI_END = r"(?=\s*(?:[,.;:!?)\]\n]|$)|\s+(?:" + _READING + r"|who|that|or|and|like|here)\b)"
@@ -79,7 +81,12 @@ _AI_READER = re.compile(
     r"(?:\w+ )?" + _AI + _AI_END
     + r"|\b" + _AI + r"\s+(?:that (?:is|are) |who (?:is|are) )?" + _READING + r" (?:this|these)\b"
     + r"|\bdear (?:\w+ )?" + _AI + _AI_END
-    + r"|\b(?:hey|hi|hello|attention|attn)[,:!]? " + _AI + r"\s*[,:!]", re.IGNORECASE)
+    + r"|\b(?:hey|hi|hello|attention|attn)[,:!]? " + _AI + r"\s*[,:!]"
+    # Openers of well-known public jailbreak prompts: a greeting to ChatGPT/GPT-n by name (not "Hi Claude":
+    # a person's name too), DAN's "Do Anything Now", an "unfiltered"/"amoral" AI to role-play.
+    + r"|\b(?:hey|hi|hello|greetings),? (?:chatgpt|gpt-?\d\S*)\b|\bdo anything now\b"
+    + r"|\b(?:unrestricted|unfiltered|uncensored|amoral|jailbroken) (?:" + _AI + r"|assistant|chatbot|model)\b",
+    re.IGNORECASE)
 AI_READER_SCORE = 0.95
 _WORDS = re.compile(r"\w+")
 # All describe what an attack *does* (addresses a model, commands it, forges structure, pads), so the
