@@ -161,21 +161,24 @@ def _members(values) -> list:
     return [(node, None if sig is None else np.frombuffer(sig, dtype="<u2")) for node, sig in values]
 
 
-class SubBucketFn(beam.DoFn):
-    """A sub-bucket -> star edges, plus its centers re-keyed by band value for the second level."""
+class BucketEdgesFn(beam.DoFn):
+    """One bucket -> star edges, at either of the two levels of a hot band value:
+    ``top=False``: a sub-bucket; its centers also go out, re-keyed by band value, for the second level;
+    ``top=True``: the centers of one band value's sub-buckets (at most fanout x max_centers), linked."""
 
     CENTERS = "centers"
     AMBIGUOUS = "ambiguous"
 
-    def __init__(self, config: DedupConfig) -> None:
+    def __init__(self, config: DedupConfig, top: bool = False) -> None:
+        self.top = top
         self.threshold = config.threshold if config.verify else None
-        self.max_centers = config.max_centers
+        self.max_centers = config.max_centers * (config.fanout if top else 1)
         self.margin = config.margin()
-        self.size = Metrics.distribution(METRICS_NS, "lsh.subbucket_size")
+        self.size = Metrics.distribution(METRICS_NS, "lsh.bucket_centers" if top else "lsh.subbucket_size")
         self.unlinked = Metrics.counter(METRICS_NS, "lsh.unlinked")
 
     def process(self, kv):
-        (key, _), values = kv
+        key, values = kv
         members = _members(values)
         self.size.update(len(members))
         edges, centers, unlinked, ambiguous = bucket_edges(members, self.threshold, self.max_centers, self.margin)
@@ -184,30 +187,10 @@ class SubBucketFn(beam.DoFn):
         yield from edges
         for edge in ambiguous:
             yield beam.pvalue.TaggedOutput(self.AMBIGUOUS, edge)
-        for node, sig in centers:
-            yield beam.pvalue.TaggedOutput(self.CENTERS, (key, (node, None if sig is None else sig.tobytes())))
-
-
-class BucketFn(beam.DoFn):
-    """The centers of one band value's sub-buckets -> edges between them (at most fanout x max_centers)."""
-
-    def __init__(self, config: DedupConfig) -> None:
-        self.threshold = config.threshold if config.verify else None
-        self.max_centers = config.max_centers * config.fanout
-        self.margin = config.margin()
-        self.size = Metrics.distribution(METRICS_NS, "lsh.bucket_centers")
-        self.unlinked = Metrics.counter(METRICS_NS, "lsh.unlinked")
-
-    def process(self, kv):
-        _, values = kv
-        members = _members(values)
-        self.size.update(len(members))
-        edges, _, unlinked, ambiguous = bucket_edges(members, self.threshold, self.max_centers, self.margin)
-        if unlinked:
-            self.unlinked.inc(unlinked)
-        yield from edges
-        for edge in ambiguous:
-            yield beam.pvalue.TaggedOutput(SubBucketFn.AMBIGUOUS, edge)
+        if not self.top:
+            band_key = key[0]  # (band key, sub-bucket) -> band key
+            for node, sig in centers:
+                yield beam.pvalue.TaggedOutput(self.CENTERS, (band_key, (node, None if sig is None else sig.tobytes())))
 
 
 class ShingleSetsFn(beam.DoFn):
@@ -297,13 +280,14 @@ def candidates_pipeline(p, inputs: list[str], config: DedupConfig, work: str) ->
     records = (p | "Inputs" >> beam.Create(inputs) | "Spread" >> beam.Reshuffle()
                | "Bands" >> beam.ParDo(BandRecordsFn(config, inputs)))
     sub = (records | "SubBuckets" >> beam.GroupByKey()
-           | "Stars" >> beam.ParDo(SubBucketFn(config)).with_outputs(
-               SubBucketFn.CENTERS, SubBucketFn.AMBIGUOUS, main="edges"))
-    top = (sub[SubBucketFn.CENTERS] | "Buckets" >> beam.GroupByKey()
-           | "CenterStars" >> beam.ParDo(BucketFn(config)).with_outputs(SubBucketFn.AMBIGUOUS, main="edges"))
+           | "Stars" >> beam.ParDo(BucketEdgesFn(config)).with_outputs(
+               BucketEdgesFn.CENTERS, BucketEdgesFn.AMBIGUOUS, main="edges"))
+    top = (sub[BucketEdgesFn.CENTERS] | "Buckets" >> beam.GroupByKey()
+           | "CenterStars" >> beam.ParDo(BucketEdgesFn(config, top=True)).with_outputs(
+               BucketEdgesFn.AMBIGUOUS, main="edges"))
     edges = [sub.edges, top.edges]
     if config.margin():
-        edges.append((sub[SubBucketFn.AMBIGUOUS], top[SubBucketFn.AMBIGUOUS])
+        edges.append((sub[BucketEdgesFn.AMBIGUOUS], top[BucketEdgesFn.AMBIGUOUS])
                      | "AllAmbiguous" >> beam.Flatten() | "ExactCheck" >> ExactCheck(config, inputs))
     state = tuple(edges) | "AllEdges" >> beam.Flatten() | "Adjacency" >> Adjacency()
     _write_state(*(state | "Rounds" >> LabelRounds(config.rounds)), work, 1)
