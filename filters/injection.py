@@ -4,8 +4,10 @@ A fastText classifier over word n-grams, combined by logistic regression (filter
 training-free signals that describe the *act* of addressing a model rather than one attack's wording:
 rule hits for instruction overrides, role/turn markers and chat-template tokens, imperative density
 and the unicode anomaly count. The benign side of training deliberately includes long web and book
-text and the Tensor Trust defenders' own instructions (hard negatives), so that neither length nor
-"is an instruction" alone decides. The combiner is trained on out-of-fold fastText probabilities.
+text, README how-to prose and the Tensor Trust defenders' own instructions (hard negatives), so that
+neither length, second person nor "is an instruction" alone decides. The combiner is trained on
+out-of-fold fastText probabilities. One untrained rule sits on top: text that speaks to an AI model
+reading it (``addresses_ai_reader``) scores at least AI_READER_SCORE.
 """
 from __future__ import annotations
 
@@ -85,7 +87,8 @@ _AI_READER = re.compile(
     # Openers of well-known public jailbreak prompts: a greeting to ChatGPT/GPT-n by name (not "Hi Claude":
     # a person's name too), DAN's "Do Anything Now", an "unfiltered"/"amoral" AI to role-play.
     + r"|\b(?:hey|hi|hello|greetings),? (?:chatgpt|gpt-?\d\S*)\b|\bdo anything now\b"
-    + r"|\b(?:unrestricted|unfiltered|uncensored|amoral|jailbroken) (?:" + _AI + r"|assistant|chatbot|model)\b",
+    # (not "unrestricted model": a term of statistics)
+    + r"|\b(?:unrestricted|unfiltered|uncensored|amoral|jailbroken) (?:" + _AI + r"|assistant|chatbot)\b",
     re.IGNORECASE)
 AI_READER_SCORE = 0.95
 _WORDS = re.compile(r"\w+")
