@@ -292,6 +292,8 @@ EXPLORE_MODS: dict = {  # modifier -> (batch multiple, bench_gristmill keywords,
     "flash": (1, {"attention": "flash"}, {}), "bf16res": (1, {}, {"residual_bf16": True}),
     "heads6": (1, {}, {"n_head": 6}), "plainloss": (1, {}, {"fused_loss": False}), "gelu": (1, {}, {"mlp": "gelu"}),
     "resident": (1, {"kernel": {"resident": True}}, {}),  # head-loss kernel holding the row on chip (2 passes, not 3)
+    "chunked": (1, {"kernel": {"chunk_rows": 32768}}, {}),  # one 32K-row chunk of logits at a time (fits B=192)
+    "3x": (3, {}, {}),
 }
 EXPLORE_DEFAULT = ["ref", "syn+plainloss", "syn", "syn+bf16res", "syn+bf16res+heads6", "profile+bf16res+heads6"]
 
@@ -303,7 +305,11 @@ def explore_row(row: str) -> tuple[str, int, dict, dict]:
                          f"{sorted(EXPLORE_MODS)}")
     mult, kw, model = 1, {}, {}
     for m in mods:
-        mult, kw, model = mult * EXPLORE_MODS[m][0], {**kw, **EXPLORE_MODS[m][1]}, {**model, **EXPLORE_MODS[m][2]}
+        m_mult, m_kw, m_model = EXPLORE_MODS[m]
+        kernel = {**kw.get("kernel", {}), **m_kw.get("kernel", {})}  # kernel settings add up across modifiers
+        mult, kw, model = mult * m_mult, {**kw, **m_kw}, {**model, **m_model}
+        if kernel:
+            kw["kernel"] = kernel
     return base, mult, kw, model
 
 

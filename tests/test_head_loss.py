@@ -25,10 +25,11 @@ def test_cpu_takes_the_plain_path_and_matches_cross_entropy():
 
 
 @cuda
-@pytest.mark.parametrize("resident", [False, True])
+@pytest.mark.parametrize("resident,chunk_rows", [(False, 0), (True, 0), (False, 300)])  # 300: an uneven last chunk
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_fused_loss_and_grads_match_plain(dtype, resident, monkeypatch):
+def test_fused_loss_and_grads_match_plain(dtype, resident, chunk_rows, monkeypatch):
     monkeypatch.setitem(head_loss.KERNEL, "resident", resident)
+    monkeypatch.setitem(head_loss.KERNEL, "chunk_rows", chunk_rows)
     torch.manual_seed(0)
     n, d, v = 1000, 64, 50304  # V not a multiple of the kernel's block: the masked tail is exercised
     h = (torch.randn(n, d, device="cuda") * 2).requires_grad_()

@@ -37,7 +37,10 @@ def plain(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, reductio
 # "resident": hold the whole row on chip (V <= 65536) so the logits are read once and written once: two passes
 # instead of three. Off until timed on a GPU (a 64K-wide row is 64 float32 values per thread at 32 warps, which
 # may spill); `benchmarks/trainer.py --explore syn+resident` measures it.
-KERNEL = {"BLOCK": 4096, "num_warps": 16, "resident": False, "resident_warps": 32}
+# "chunk_rows": when > 0, the rows go through the matmul and kernel that many at a time, and each chunk's two
+# gradient matmuls run right away, so only one chunk of logits is ever held (B=192 at T=1024 needs 18 GB of
+# logits at once otherwise, and ran out of memory on the H100). Off until timed (`--explore ...+chunked`).
+KERNEL = {"BLOCK": 4096, "num_warps": 16, "resident": False, "resident_warps": 32, "chunk_rows": 0}
 RESIDENT_MAX = 65536
 
 if triton is not None:
@@ -84,16 +87,19 @@ if triton is not None:
         tl.store(base + cols, (g * inv_n).to(logits_ptr.dtype.element_ty), mask=cols < V)
 
 
-def launch(logits: torch.Tensor, targets: torch.Tensor, losses: torch.Tensor, **kernel) -> None:
-    """Per-row losses into ``losses`` [N]; ``logits`` [N, V] becomes (softmax - onehot) / N in place.
-    ``kernel`` overrides KERNEL's entries for this call."""
+def launch(logits: torch.Tensor, targets: torch.Tensor, losses: torch.Tensor, total_rows: int | None = None,
+           **kernel) -> None:
+    """Per-row losses into ``losses`` [N]; ``logits`` [N, V] becomes (softmax - onehot) / total_rows in place
+    (``total_rows`` defaults to N; a chunk of a larger batch passes the batch's row count). ``kernel``
+    overrides KERNEL's entries for this call."""
     k = {**KERNEL, **kernel}
     n, v = logits.shape
+    inv_n = 1.0 / (total_rows or n)
     if k["resident"] and v <= RESIDENT_MAX:
-        _loss_and_grad_rows_resident[(n,)](logits, logits.stride(0), targets, losses, v, 1.0 / n,
+        _loss_and_grad_rows_resident[(n,)](logits, logits.stride(0), targets, losses, v, inv_n,
                                            BLOCK=triton.next_power_of_2(v), num_warps=k["resident_warps"])
     else:
-        _loss_and_grad_rows[(n,)](logits, logits.stride(0), targets, losses, v, 1.0 / n, BLOCK=k["BLOCK"],
+        _loss_and_grad_rows[(n,)](logits, logits.stride(0), targets, losses, v, inv_n, BLOCK=k["BLOCK"],
                                   num_warps=k["num_warps"])
 
 
@@ -101,15 +107,33 @@ class _HeadLoss(torch.autograd.Function):
     @staticmethod
     def forward(ctx, h, weight, targets):
         # h [N, D] and weight [V, D] arrive in the compute dtype (cast by the caller under autocast).
-        logits = h @ weight.t()  # [N, V]; becomes d(loss)/d(logits) in place below
-        n, v = logits.shape
+        n, chunk = h.shape[0], KERNEL["chunk_rows"]
         losses = torch.empty(n, device=h.device, dtype=torch.float32)
-        launch(logits, targets, losses)
-        ctx.save_for_backward(h, weight, logits)
+        if not 0 < chunk < n:
+            logits = h @ weight.t()  # [N, V]; becomes d(loss)/d(logits) in place below
+            launch(logits, targets, losses)
+            ctx.save_for_backward(h, weight, logits)
+            ctx.chunked = False
+            return losses.mean()
+        # Chunked: the gradients of h and of the weight (up to the upstream scalar) are finished here, one
+        # chunk of logits at a time; the weight's is summed in float32 across chunks.
+        grad_h = torch.empty_like(h)
+        grad_w = torch.zeros(weight.shape, device=h.device, dtype=torch.float32)
+        for a in range(0, n, chunk):
+            hc = h[a:a + chunk]
+            logits = hc @ weight.t()
+            launch(logits, targets[a:a + chunk], losses[a:a + chunk], total_rows=n)
+            grad_h[a:a + chunk] = logits @ weight  # (not mm(out=a view): plainer for torch.compile to trace)
+            grad_w += logits.t() @ hc
+        ctx.save_for_backward(grad_h, grad_w)
+        ctx.chunked, ctx.w_dtype = True, weight.dtype
         return losses.mean()
 
     @staticmethod
     def backward(ctx, grad_out):
+        if ctx.chunked:
+            grad_h, grad_w = ctx.saved_tensors
+            return grad_h * grad_out.to(grad_h.dtype), (grad_w * grad_out).to(ctx.w_dtype), None
         h, weight, grad_logits = ctx.saved_tensors
         grad_h = (grad_logits @ weight) * grad_out.to(h.dtype)
         grad_w = (grad_logits.t() @ h) * grad_out.to(h.dtype)
