@@ -24,6 +24,23 @@ def test_cpu_takes_the_plain_path_and_matches_cross_entropy():
                        head_loss.plain(m.norm(m.embed(x[:, :-1])), m.head.weight, x[:, 1:]))
 
 
+@pytest.mark.parametrize("chunk_rows", [0, 3, 4])  # 3: an uneven last chunk; 4 does not divide 10 either
+def test_autograd_and_chunking_match_plain_on_the_cpu(chunk_rows, monkeypatch):
+    # The kernel's arithmetic in torch (head_loss._rows_torch) under the same autograd function: checks the
+    # in-place gradient, the upstream scale and the chunked accumulation without a GPU.
+    monkeypatch.setitem(head_loss.KERNEL, "chunk_rows", chunk_rows)
+    torch.manual_seed(0)
+    h0, w0, t = torch.randn(10, 16) * 2, torch.randn(300, 16) * 0.5, torch.randint(0, 300, (10,))
+    h, w = h0.clone().requires_grad_(), w0.clone().requires_grad_()
+    fused = head_loss._HeadLoss.apply(h, w, t)
+    (fused * 0.5).backward()
+    hr, wr = h0.clone().requires_grad_(), w0.clone().requires_grad_()
+    ref = head_loss.plain(hr, wr, t)
+    (ref * 0.5).backward()
+    assert abs(fused.item() - ref.item()) < 1e-5
+    assert torch.allclose(h.grad, hr.grad, atol=1e-6) and torch.allclose(w.grad, wr.grad, atol=1e-6)
+
+
 @cuda
 @pytest.mark.parametrize("resident,chunk_rows", [(False, 0), (True, 0), (False, 300)])  # 300: an uneven last chunk
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

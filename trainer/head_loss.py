@@ -87,6 +87,17 @@ if triton is not None:
         tl.store(base + cols, (g * inv_n).to(logits_ptr.dtype.element_ty), mask=cols < V)
 
 
+def _rows_torch(logits: torch.Tensor, targets: torch.Tensor, losses: torch.Tensor, inv_n: float) -> None:
+    """The kernel's arithmetic in plain torch, for CPU tensors: training on the CPU never comes here (the
+    model takes ``plain``); it lets the CPU tests check this module's autograd and chunking."""
+    x = logits.float()
+    lse = torch.logsumexp(x, -1)
+    losses.copy_(lse - x.gather(1, targets[:, None]).squeeze(1))
+    g = torch.exp(x - lse[:, None])
+    g[torch.arange(len(targets)), targets] -= 1.0
+    logits.copy_(g * inv_n)
+
+
 def launch(logits: torch.Tensor, targets: torch.Tensor, losses: torch.Tensor, total_rows: int | None = None,
            **kernel) -> None:
     """Per-row losses into ``losses`` [N]; ``logits`` [N, V] becomes (softmax - onehot) / total_rows in place
@@ -95,6 +106,9 @@ def launch(logits: torch.Tensor, targets: torch.Tensor, losses: torch.Tensor, to
     k = {**KERNEL, **kernel}
     n, v = logits.shape
     inv_n = 1.0 / (total_rows or n)
+    if triton is None or not logits.is_cuda:
+        _rows_torch(logits, targets, losses, inv_n)
+        return
     if k["resident"] and v <= RESIDENT_MAX:
         _loss_and_grad_rows_resident[(n,)](logits, logits.stride(0), targets, losses, v, inv_n,
                                            BLOCK=triton.next_power_of_2(v), num_warps=k["resident_warps"])
