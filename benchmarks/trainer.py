@@ -291,7 +291,6 @@ EXPLORE_MODS: dict = {  # modifier -> (batch multiple, bench_gristmill keywords,
     "tune": (1, {"compile_tune": True}, {}), "autotune": (1, {"mode": "max-autotune-no-cudagraphs"}, {}),
     "flash": (1, {"attention": "flash"}, {}), "bf16res": (1, {}, {"residual_bf16": True}),
     "heads6": (1, {}, {"n_head": 6}), "plainloss": (1, {}, {"fused_loss": False}), "gelu": (1, {}, {"mlp": "gelu"}),
-    "resident": (1, {"kernel": {"resident": True}}, {}),  # head-loss kernel holding the row on chip (2 passes, not 3)
     "chunked": (1, {"kernel": {"chunk_rows": 32768}}, {}),  # one 32K-row chunk of logits at a time (fits B=192)
     "3x": (3, {}, {}),
 }

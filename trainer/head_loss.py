@@ -34,14 +34,13 @@ def plain(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, reductio
 # Block and warps of the one-program-per-row kernel. Timed on an H100 at B·T=32768, V=50304: 3.4-3.5 ms for
 # every block of 1024-8192 and 4-16 warps, i.e. at HBM bandwidth for three passes over the logits (read, re-read,
 # write). Persistent programs that keep fewer rows in flight (to re-read them from L2) were slower (3.5-5.6 ms).
-# "resident": hold the whole row on chip (V <= 65536) so the logits are read once and written once: two passes
-# instead of three. Off until timed on a GPU (a 64K-wide row is 64 float32 values per thread at 32 warps, which
-# may spill); `benchmarks/trainer.py --explore syn+resident` measures it.
+# Holding the whole row on chip (one read, one write) does not fit: compiled for sm_90 with Triton 3.9's own
+# toolchain, a 65536-wide program spills 832-848 bytes per thread at 32 warps (float32 or bf16 values),
+# about 850 KB per row for a 100 KB row, so the spills would cost more than the pass they save.
 # "chunk_rows": when > 0, the rows go through the matmul and kernel that many at a time, and each chunk's two
 # gradient matmuls run right away, so only one chunk of logits is ever held (B=192 at T=1024 needs 18 GB of
 # logits at once otherwise, and ran out of memory on the H100). Off until timed (`--explore ...+chunked`).
-KERNEL = {"BLOCK": 4096, "num_warps": 16, "resident": False, "resident_warps": 32, "chunk_rows": 0}
-RESIDENT_MAX = 65536
+KERNEL = {"BLOCK": 4096, "num_warps": 16, "chunk_rows": 0}
 
 if triton is not None:
     @triton.jit
@@ -69,24 +68,6 @@ if triton is not None:
             tl.store(base + idx, (g * inv_n).to(logits_ptr.dtype.element_ty), mask=idx < V)
 
 
-    @triton.jit
-    def _loss_and_grad_rows_resident(logits_ptr, stride, targets_ptr, losses_ptr, V, inv_n, BLOCK: tl.constexpr):
-        # One program per row, the whole row loaded once (BLOCK >= V): max, sum of exp, loss and gradient from
-        # the values on chip, then one write. The exponentials are computed once and reused for the gradient.
-        row = tl.program_id(0).to(tl.int64)
-        base = logits_ptr + row * stride
-        cols = tl.arange(0, BLOCK)
-        x = tl.load(base + cols, mask=cols < V, other=float("-inf")).to(tl.float32)
-        m = tl.max(x, 0)
-        e = tl.exp(x - m)
-        s = tl.sum(e, 0)
-        target = tl.load(targets_ptr + row)
-        x_t = tl.sum(tl.where(cols == target, x, 0.0), 0)
-        tl.store(losses_ptr + row, m + tl.log(s) - x_t)
-        g = e / s - tl.where(cols == target, 1.0, 0.0)
-        tl.store(base + cols, (g * inv_n).to(logits_ptr.dtype.element_ty), mask=cols < V)
-
-
 def _rows_torch(logits: torch.Tensor, targets: torch.Tensor, losses: torch.Tensor, inv_n: float) -> None:
     """The kernel's arithmetic in plain torch, for CPU tensors: training on the CPU never comes here (the
     model takes ``plain``); it lets the CPU tests check this module's autograd and chunking."""
@@ -109,12 +90,8 @@ def launch(logits: torch.Tensor, targets: torch.Tensor, losses: torch.Tensor, to
     if triton is None or not logits.is_cuda:
         _rows_torch(logits, targets, losses, inv_n)
         return
-    if k["resident"] and v <= RESIDENT_MAX:
-        _loss_and_grad_rows_resident[(n,)](logits, logits.stride(0), targets, losses, v, inv_n,
-                                           BLOCK=triton.next_power_of_2(v), num_warps=k["resident_warps"])
-    else:
-        _loss_and_grad_rows[(n,)](logits, logits.stride(0), targets, losses, v, inv_n, BLOCK=k["BLOCK"],
-                                  num_warps=k["num_warps"])
+    _loss_and_grad_rows[(n,)](logits, logits.stride(0), targets, losses, v, inv_n, BLOCK=k["BLOCK"],
+                              num_warps=k["num_warps"])
 
 
 class _HeadLoss(torch.autograd.Function):
