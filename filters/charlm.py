@@ -142,6 +142,37 @@ def _stats(lp, ent, var, top1, prev):
             wi.mean() if len(wi) else lp.mean()]
 
 
+def encode(texts: list[str]) -> list[np.ndarray]:
+    """What the LM scores of each text: a leading space, then the normalized text's first MAX_BYTES bytes."""
+    return [np.frombuffer((" " + normalize(t)).encode("utf-8", errors="replace")[:MAX_BYTES], dtype=np.uint8)
+            for t in texts]
+
+
+def _batches(encoded: list[np.ndarray], batch: int):
+    """(text indices, zero-padded int64 array [len(indices), max(T, 2)]) per batch, similar lengths together."""
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    for b in range(0, len(order), batch):
+        idx = order[b:b + batch]
+        x = np.zeros((len(idx), max(2, max(len(encoded[i]) for i in idx))), dtype=np.int64)
+        for j, i in enumerate(idx):
+            x[j, :len(encoded[i])] = encoded[i]
+        yield idx, x
+
+
+def _next_byte(model, xt):
+    """The LM's view of each next byte of ``xt`` [B, T]: log-probs and probs [B, T-1, 256] (torch), and as
+    numpy [B, T-1]: log p(actual byte), entropy, Var[log p] and whether the top guess was right."""
+    torch = _torch()
+    logp = torch.log_softmax(model(xt[:, :-1]).float(), dim=-1)
+    p = logp.exp()
+    tgt = xt[:, 1:]
+    lp = logp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
+    ent = -(p * logp).sum(-1)
+    var = (p * logp * logp).sum(-1) - ent * ent
+    top1 = logp.argmax(-1) == tgt
+    return logp, p, lp.cpu().numpy(), ent.cpu().numpy(), var.cpu().numpy(), top1.cpu().numpy()
+
+
 def features(models, texts: list[str], batch: int = 16) -> np.ndarray:
     """(n, len(feature_names(len(models)))) float64: predictability of each text's first MAX_BYTES bytes.
 
@@ -153,49 +184,27 @@ def features(models, texts: list[str], batch: int = 16) -> np.ndarray:
     torch = _torch()
     if not isinstance(models, (list, tuple)):
         models = [models]
-    names = feature_names(len(models))
-    out = np.zeros((len(texts), len(names)))
-    encoded = [np.frombuffer((" " + normalize(t)).encode("utf-8", errors="replace")[:MAX_BYTES], dtype=np.uint8)
-               for t in texts]
-    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))  # batch similar lengths together
+    out = np.zeros((len(texts), len(feature_names(len(models)))))
+    encoded = encode(texts)
+    device = next(models[0].parameters()).device
     with torch.inference_mode():
-        for b in range(0, len(order), batch):
-            idx = order[b:b + batch]
-            T = max(len(encoded[i]) for i in idx)
-            if T < 2:
-                continue
-            x = np.zeros((len(idx), T), dtype=np.int64)
-            mask = np.zeros((len(idx), T - 1), dtype=bool)
-            for j, i in enumerate(idx):
-                e = encoded[i]
-                x[j, :len(e)] = e
-                mask[j, :len(e) - 1] = True
-            xt = torch.from_numpy(x).to(next(models[0].parameters()).device)
-            tgt = xt[:, 1:]
-            per_model = []
-            for model in models:
-                logp = torch.log_softmax(model(xt[:, :-1]).float(), dim=-1)        # (B, T-1, 256)
-                p = logp.exp()
-                lp = logp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)                # (B, T-1) log p(x_t)
-                ent = -(p * logp).sum(-1)                                           # (B, T-1) entropy
-                var = (p * logp * logp).sum(-1) - ent * ent                         # (B, T-1) Var[log p]
-                top1 = logp.argmax(-1) == tgt
-                per_model.append((logp, p, lp.cpu().numpy(), ent.cpu().numpy(), var.cpu().numpy(),
-                                  top1.cpu().numpy()))
+        for idx, x in _batches(encoded, batch):
+            xt = torch.from_numpy(x).to(device)
+            per_model = [_next_byte(model, xt) for model in models]
             xent = None
             if len(models) == 2:  # cross-entropy of the human LM's log-probs under the machine LM's distribution
                 xent = -(per_model[1][1] * per_model[0][0]).sum(-1).cpu().numpy()  # (B, T-1)
             for j, i in enumerate(idx):
-                m = mask[j]
-                if not m.any():
+                n = len(encoded[i]) - 1  # predicted bytes of this text (the rest of the row is padding)
+                if n < 1:
                     continue
-                prev = x[j, :-1][m]
+                prev = x[j, :n]
                 row = []
                 for (_, _, lp, ent, var, top1) in per_model:
-                    row += _stats(lp[j][m], ent[j][m], var[j][m], top1[j][m], prev)
+                    row += _stats(lp[j, :n], ent[j, :n], var[j, :n], top1[j, :n], prev)
                 if xent is not None:
-                    llr = per_model[1][2][j][m] - per_model[0][2][j][m]
-                    row += [llr.mean(), llr.std(), -per_model[0][2][j][m].mean() / max(xent[j][m].mean(), 1e-6)]
+                    llr = per_model[1][2][j, :n] - per_model[0][2][j, :n]
+                    row += [llr.mean(), llr.std(), -per_model[0][2][j, :n].mean() / max(xent[j, :n].mean(), 1e-6)]
                 out[i] = row
     return out
 
@@ -204,26 +213,12 @@ def byte_scores(model, texts: list[str], batch: int = 16) -> list[tuple]:
     """Per text: (bytes, log p, entropy, Var[log p], top-1 hit), each array aligned with the bytes
     (entry k is for byte k given bytes < k; entry 0, which has no context, is 0)."""
     torch = _torch()
-    encoded = [np.frombuffer((" " + normalize(t)).encode("utf-8", errors="replace")[:MAX_BYTES], dtype=np.uint8)
-               for t in texts]
+    encoded = encode(texts)
     out: list[tuple] = [None] * len(texts)  # type: ignore[list-item]
-    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))  # batch similar lengths together
     device = next(model.parameters()).device
     with torch.inference_mode():
-        for b in range(0, len(order), batch):
-            idx = order[b:b + batch]
-            T = max(len(encoded[i]) for i in idx)
-            x = np.zeros((len(idx), max(T, 2)), dtype=np.int64)
-            for j, i in enumerate(idx):
-                x[j, :len(encoded[i])] = encoded[i]
-            xt = torch.from_numpy(x).to(device)
-            logp = torch.log_softmax(model(xt[:, :-1]).float(), dim=-1)
-            p = logp.exp()
-            lp = logp.gather(-1, xt[:, 1:].unsqueeze(-1)).squeeze(-1)
-            ent = -(p * logp).sum(-1)
-            var = ((p * logp * logp).sum(-1) - ent * ent).cpu().numpy()
-            top1 = (logp.argmax(-1) == xt[:, 1:]).cpu().numpy()
-            lp, ent = lp.cpu().numpy(), ent.cpu().numpy()
+        for idx, x in _batches(encoded, batch):
+            _, _, lp, ent, var, top1 = _next_byte(model, torch.from_numpy(x).to(device))
             for j, i in enumerate(idx):
                 n = len(encoded[i])
                 pad = lambda a: np.concatenate([np.zeros(1, a.dtype), a[j, :max(n - 1, 0)]])
