@@ -304,11 +304,7 @@ def explore_row(row: str) -> tuple[str, int, dict, dict]:
                          f"{sorted(EXPLORE_MODS)}")
     mult, kw, model = 1, {}, {}
     for m in mods:
-        m_mult, m_kw, m_model = EXPLORE_MODS[m]
-        kernel = {**kw.get("kernel", {}), **m_kw.get("kernel", {})}  # kernel settings add up across modifiers
-        mult, kw, model = mult * m_mult, {**kw, **m_kw}, {**model, **m_model}
-        if kernel:
-            kw["kernel"] = kernel
+        mult, kw, model = mult * EXPLORE_MODS[m][0], {**kw, **EXPLORE_MODS[m][1]}, {**model, **EXPLORE_MODS[m][2]}
     return base, mult, kw, model
 
 

@@ -228,12 +228,10 @@ def injection_rows(root: str = DEFAULT_DATA, web_per_doc: int = 6, udhr_per_lang
                 text = " ".join(lines[3 * k * 4 % max(len(lines) - n, 1):][:n])
                 rows.append({"text": text, "label": 0, "kind": "multilingual_text", "group": "udhr/" + f,
                              "file": os.path.relpath(udhr, root)})
-    docs = path_of(PACKAGE_DOCS, root)
-    if os.path.exists(docs):
-        for line in open(docs, encoding="utf-8"):
-            r = json.loads(line)
-            rows.append({"text": r["text"], "label": 0, "kind": "howto_text", "group": "pkgdoc/" + r["package"],
-                         "file": PACKAGE_DOCS})
+    for line in open(path_of(PACKAGE_DOCS, root), encoding="utf-8"):  # in the repo: always there
+        r = json.loads(line)
+        rows.append({"text": r["text"], "label": 0, "kind": "howto_text", "group": "pkgdoc/" + r["package"],
+                     "file": PACKAGE_DOCS})
     lengths = [20, 60, 150, 300, 600, 1200, 2400]
     gt = os.path.join(root, "extraction", "scrapinghub", "ground_truth.jsonl")
     web = [{"text": json.loads(l)["text"], "group": "article/" + json.loads(l)["id"][:16], "file": os.path.relpath(gt, root)}

@@ -79,19 +79,16 @@ def _rows_torch(logits: torch.Tensor, targets: torch.Tensor, losses: torch.Tenso
     logits.copy_(g * inv_n)
 
 
-def launch(logits: torch.Tensor, targets: torch.Tensor, losses: torch.Tensor, total_rows: int | None = None,
-           **kernel) -> None:
+def launch(logits: torch.Tensor, targets: torch.Tensor, losses: torch.Tensor, total_rows: int | None = None) -> None:
     """Per-row losses into ``losses`` [N]; ``logits`` [N, V] becomes (softmax - onehot) / total_rows in place
-    (``total_rows`` defaults to N; a chunk of a larger batch passes the batch's row count). ``kernel``
-    overrides KERNEL's entries for this call."""
-    k = {**KERNEL, **kernel}
+    (``total_rows`` defaults to N; a chunk of a larger batch passes the batch's row count)."""
     n, v = logits.shape
     inv_n = 1.0 / (total_rows or n)
     if triton is None or not logits.is_cuda:
         _rows_torch(logits, targets, losses, inv_n)
         return
-    _loss_and_grad_rows[(n,)](logits, logits.stride(0), targets, losses, v, inv_n, BLOCK=k["BLOCK"],
-                              num_warps=k["num_warps"])
+    _loss_and_grad_rows[(n,)](logits, logits.stride(0), targets, losses, v, inv_n, BLOCK=KERNEL["BLOCK"],
+                              num_warps=KERNEL["num_warps"])
 
 
 class _HeadLoss(torch.autograd.Function):
