@@ -50,7 +50,7 @@ def test_gate_injection_and_false_positives_by_benign_kind():
     fpr = {k: float(np.mean(s[kinds == k] >= thr)) for k in
            ("user_question", "web_text", "defense_system_prompt", "multilingual_text", "howto_text")}
     # measured 0 / 0 / 0.029 / 0 / 0 (one of 35 defender prompts; README how-to paragraphs of held-out
-    # packages were 3.7% at 0.9 before they joined the benign training side)
+    # packages were 3.8% at 0.9 before they joined the benign training side)
     assert fpr["user_question"] <= 0.02 and fpr["multilingual_text"] <= 0.02, fpr
     assert fpr["web_text"] <= 0.06 and fpr["defense_system_prompt"] <= 0.08 and fpr["howto_text"] <= 0.04, fpr
 
