@@ -8,7 +8,7 @@
 3. ``gristmill-real``: the same, reading real mixed Arrow shards through ``shards.mix.MixSampler``
    (memory-mapped, three groups): loader overhead = real / synthetic (target >= 0.97).
 
-MFU = (6N + 12·L·D·T) x tokens/s / 989e12 (H100 SXM dense bf16), N = parameters (the reference's
+MFU = (6N + 12·L·D·T) x tokens/s / 989e12 (H100 SXM and H200 dense bf16), N = parameters (the reference's
 learned position table excluded, as nanoGPT does). Target: gristmill >= 50% MFU.
 
     PYTHONPATH=. python benchmarks/trainer.py --shards .device/abl/shards --out $OUT

@@ -68,10 +68,13 @@ def test_fused_loss_and_grads_match_plain(dtype, chunk_rows, monkeypatch):
 
 
 @cuda
-def test_compiled_model_with_fused_loss_trains_like_plain():
+@pytest.mark.parametrize("chunk_rows", [0, 100])  # 100: compiled chunks of a 512-row batch, the last uneven
+def test_compiled_model_with_fused_loss_trains_like_plain(chunk_rows, monkeypatch):
+    monkeypatch.setitem(head_loss.KERNEL, "chunk_rows", chunk_rows)
     losses = {}
     for fused in (True, False):
         torch.manual_seed(0)
+        torch._dynamo.reset()
         m = GPT(preset("tiny", vocab_size=1024, fused_loss=fused)).cuda()
         opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
         fwd = torch.compile(m)

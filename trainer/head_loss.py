@@ -39,13 +39,17 @@ def plain(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, reductio
 # about 850 KB per row for a 100 KB row, so the spills would cost more than the pass they save.
 # "chunk_rows": when > 0, the rows go through the matmul and kernel that many at a time, and each chunk's two
 # gradient matmuls run right away, so only one chunk of logits is ever held (B=192 at T=1024 needs 18 GB of
-# logits at once otherwise, and ran out of memory on the H100). Off until timed (`--explore ...+chunked`).
+# logits at once otherwise, and ran out of memory on the H100). Off by default: on the H200, where B=192 fits
+# without it, 3 chunks per step ran as fast as none (52.2% vs 52.1% MFU); not yet timed at B=192 on an H100.
 KERNEL = {"BLOCK": 4096, "num_warps": 16, "chunk_rows": 0}
 
 if triton is not None:
     @triton.jit
-    def _loss_and_grad_rows(logits_ptr, stride, targets_ptr, losses_ptr, V, inv_n, BLOCK: tl.constexpr):
+    def _loss_and_grad_rows(logits_ptr, stride, targets_ptr, losses_ptr, row0, V, inv_n, BLOCK: tl.constexpr):
         # One program per row: pass 1 an online max / sum of exp, pass 2 the gradient written in place.
+        # targets and losses are the whole batch's, read and written at row0 + row: a chunk passes its first
+        # row instead of sliced views (a compiled graph once mis-placed a user kernel's writes into a view:
+        # an illegal memory access on the H200 at B=192 with chunk_rows set).
         row = tl.program_id(0).to(tl.int64)
         base = logits_ptr + row * stride
         cols = tl.arange(0, BLOCK)
@@ -58,9 +62,9 @@ if triton is not None:
             s = s * tl.exp(m - m_new) + tl.sum(tl.exp(x - m_new), 0)
             m = m_new
         lse = m + tl.log(s)
-        target = tl.load(targets_ptr + row)
+        target = tl.load(targets_ptr + row0 + row)
         x_t = tl.load(base + target).to(tl.float32)
-        tl.store(losses_ptr + row, lse - x_t)
+        tl.store(losses_ptr + row0 + row, lse - x_t)
         for off in range(0, V, BLOCK):
             idx = off + cols
             x = tl.load(base + idx, mask=idx < V, other=0.0).to(tl.float32)
@@ -79,15 +83,15 @@ def _rows_torch(logits: torch.Tensor, targets: torch.Tensor, losses: torch.Tenso
     logits.copy_(g * inv_n)
 
 
-def launch(logits: torch.Tensor, targets: torch.Tensor, losses: torch.Tensor, total_rows: int | None = None) -> None:
-    """Per-row losses into ``losses`` [N]; ``logits`` [N, V] becomes (softmax - onehot) / total_rows in place
-    (``total_rows`` defaults to N; a chunk of a larger batch passes the batch's row count)."""
+def launch(logits: torch.Tensor, targets: torch.Tensor, losses: torch.Tensor, row0: int = 0) -> None:
+    """``logits`` [n, V] are rows row0..row0+n of a batch whose targets and losses are ``targets`` and
+    ``losses`` [N]: their per-row losses go into ``losses``, and they become (softmax - onehot) / N in place."""
     n, v = logits.shape
-    inv_n = 1.0 / (total_rows or n)
+    inv_n = 1.0 / len(targets)
     if triton is None or not logits.is_cuda:
-        _rows_torch(logits, targets, losses, inv_n)
+        _rows_torch(logits, targets[row0:row0 + n], losses[row0:row0 + n], inv_n)
         return
-    _loss_and_grad_rows[(n,)](logits, logits.stride(0), targets, losses, v, inv_n, BLOCK=KERNEL["BLOCK"],
+    _loss_and_grad_rows[(n,)](logits, logits.stride(0), targets, losses, row0, v, inv_n, BLOCK=KERNEL["BLOCK"],
                               num_warps=KERNEL["num_warps"])
 
 
@@ -110,7 +114,7 @@ class _HeadLoss(torch.autograd.Function):
         for a in range(0, n, chunk):
             hc = h[a:a + chunk]
             logits = hc @ weight.t()
-            launch(logits, targets[a:a + chunk], losses[a:a + chunk], total_rows=n)
+            launch(logits, targets, losses, row0=a)
             grad_h[a:a + chunk] = logits @ weight  # (not mm(out=a view): plainer for torch.compile to trace)
             grad_w += logits.t() @ hc
         ctx.save_for_backward(grad_h, grad_w)
