@@ -8,9 +8,23 @@ text, README how-to prose and the Tensor Trust defenders' own instructions (hard
 neither length, second person nor "is an instruction" alone decides. The combiner is trained on
 out-of-fold fastText probabilities. One untrained rule sits on top: text that speaks to an AI model
 reading it (``addresses_ai_reader``) scores at least AI_READER_SCORE.
+
+A third input reads meaning rather than wording: a logistic-regression head on all-MiniLM-L6-v2 sentence
+embeddings (filters/embed.py) of the depadded text's first 256 tokens (or the max over MAX_WINDOWS
+windows); its feature is ``emb_logit``. n-grams do not carry across attack families; on the
+leave-one-family-out splits the head lifted recall at 1% FPR from 0.675 to 0.720 (hijacking unseen) and
+0.927 to 0.934 (prompt extraction unseen), AUROC 0.952 to 0.960 and 0.989 to 0.994 (card.json). Still far
+from 0.90 on hijacking. The head is out-of-fold for the combiner, like fastText, and its weight is
+constrained >= 0. Models without ``emb_logit`` in combiner.json still load and need no embedding model.
+
+Texts longer than CHUNK_MIN_DOC_WORDS words are also scored in chunks of about 100 words (``chunks``,
+``window_scores``) and take the highest score: an injection paragraph hidden in a long page is otherwise
+averaged away. The cards' held-out numbers use the same windowed score.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 
@@ -26,8 +40,8 @@ STAGE = "injection"
 REASONS = {"poison.injection": "injection_score at or above the threshold: text that tries to instruct or hijack an AI model"}
 COLUMNS = {"injection_score": "float", "ai_instruction_hits": "int"}
 DEFAULT_MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "injection")
-# 0.9, not 0.5: on the held-out split it keeps recall 0.93 while dropping 0.5% of web text and 0.9% of
-# defender prompts (at 0.5: 0.98 recall, but 2.1% of web text and 5.6% of defender prompts).
+# 0.9, not 0.5: on the held-out split it keeps recall 0.94 while dropping 0.3% of web text and 1.7% of
+# defender prompts (at 0.5: 0.99 recall, but 0.5% of web text and 5.6% of defender prompts).
 DEFAULT_CONFIG = {"model": DEFAULT_MODEL_DIR, "threshold": 0.9, "enforce": True}
 
 # Each pattern is one kind of move an injection makes; a text's hit count is how many kinds it makes.
@@ -163,44 +177,257 @@ def final_scores(comb: Combiner, X: np.ndarray, depadded: list[str]) -> np.ndarr
     return np.maximum(s, [AI_READER_SCORE if addresses_ai_reader(d) else 0.0 for d in depadded])
 
 
-def features(ft_model, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """For raw texts: (fastText probability, the combiner's input [fastText logit, *signals], depadded texts).
-    Each text is depadded once (the slowest step of the signals)."""
+def features(ft_model, texts: list[str], head: "EmbeddingHead | None" = None,
+             windows: "Windows | None" = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """For raw texts: (fastText probability, the combiner's input [fastText logit, *signals(, emb_logit)],
+    depadded texts). Each text is depadded once (the slowest step of the signals). With ``head``, the last
+    column is the embedding head's logit, from ``windows`` (precomputed) or the shared encoder."""
     depadded = [depad(t) for t in texts]
     ft = ftm.predict(ft_model, depadded)
     X = np.hstack([_logit(ft)[:, None], np.vstack([signals(t, d) for t, d in zip(texts, depadded)])])
+    if head is not None:
+        X = np.hstack([X, head.logit(windows if windows is not None else depadded)[:, None]])
     return ft, X, depadded
 
 
 def fit(texts: list[str], labels, groups: list[str], ft_params: dict | None = None, folds: int = 4,
         l2: float = 1.0):
+    """The recipe without embeddings (fastText + signals): (fastText model, combiner)."""
+    model, comb, _ = fit_with_embeddings(texts, labels, groups, None, ft_params, folds, l2)
+    return model, comb
+
+
+def fit_with_embeddings(texts: list[str], labels, groups: list[str], windows: "Windows | None",
+                        ft_params: dict | None = None, folds: int = 4, l2: float = 1.0,
+                        head_l2: float | None = None, max_windows: int | None = None):
+    """(fastText model, combiner, embedding head or None). ``windows`` = Windows.of(depadded texts), rows in
+    the order of ``texts`` (None: no embedding feature), cut with ``max_windows`` (recorded in the head).
+    fastText and the head enter the combiner out-of-fold, with the same group folds."""
     depadded = [depad(t) for t in texts]
     labels = np.asarray(labels)
     oof = ftm.out_of_fold(depadded, labels, groups, ft_params, folds)
     model = ftm.train(depadded, labels, ft_params)
     X = np.hstack([_logit(oof)[:, None], np.vstack([signals(t, d) for t, d in zip(texts, depadded)])])
-    comb = Combiner.fit(X, labels, ["ft_logit", *SIGNAL_FEATURES], l2=l2, sample_weight=ftm.balanced_weights(labels),
-                        nonneg=SIGNAL_FEATURES)
-    return model, comb
+    names, head = ["ft_logit", *SIGNAL_FEATURES], None
+    if windows is not None:
+        if windows.n != len(texts):
+            raise ValueError(f"'windows' covers {windows.n} texts, 'texts' has {len(texts)}")
+        hl2 = HEAD_L2 if head_l2 is None else head_l2
+        max_windows = max_windows or MAX_WINDOWS
+        # the folds of ftm.out_of_fold
+        fold = np.array([int(hashlib.sha1(g.encode()).hexdigest()[:8], 16) % folds for g in groups])
+        emb_oof = np.zeros(len(texts))
+        for k in range(folds):
+            tr, te = np.where(fold != k)[0], np.where(fold == k)[0]
+            emb_oof[te] = EmbeddingHead.fit(windows.take(tr), labels[tr], hl2).logit(windows.take(te))
+        head = EmbeddingHead.fit(windows, labels, hl2, max_windows)
+        X = np.hstack([X, emb_oof[:, None]])
+        names.append(EMB_FEATURE)
+    comb = Combiner.fit(X, labels, names, l2=l2, sample_weight=ftm.balanced_weights(labels),
+                        nonneg=[n for n in names if n != "ft_logit"])
+    return model, comb, head
+
+
+# ---------------------------------------------------------------- sentence-embedding head
+
+EMB_FEATURE = "emb_logit"
+HEAD_FILE = "embedding_head.json"
+# 256-token windows per text (spread evenly over longer texts; the head takes the max). 1: the first 256
+# tokens, as sentence-transformers reads a text. Measured with 4: the same held-out numbers, 2.3x slower on
+# long pages, and no better on injections planted mid-page (a 90-word injected paragraph in a 1,200-word
+# page: 0 of 30 caught with 1 or 4 windows, nor by the model without embeddings); see the card's params.
+MAX_WINDOWS = 1
+HEAD_L2 = 10.0   # ridge of the head's logistic regression (on standardized dims); 1-100 measured alike
+
+
+class Windows:
+    """Embeddings of every window of n texts: ``emb`` (m, 384) and ``owner`` (m,), the text of each window."""
+
+    def __init__(self, emb: np.ndarray, owner: np.ndarray, n: int):
+        self.emb, self.owner, self.n = emb, np.asarray(owner, dtype=np.int64), int(n)
+
+    @classmethod
+    def of(cls, depadded: list[str], max_windows: int | None = None, encoder=None) -> "Windows":
+        from filters import embed
+
+        enc = encoder or embed.shared()
+        emb, owner = enc.encode_windows(depadded, max_windows=max_windows or MAX_WINDOWS)
+        return cls(emb, owner, len(depadded))
+
+    def take(self, idx) -> "Windows":
+        """The windows of texts ``idx``, renumbered 0..len(idx)-1 in that order."""
+        idx = np.asarray(idx, dtype=np.int64)
+        pos = np.full(self.n, -1, dtype=np.int64)
+        pos[idx] = np.arange(len(idx))
+        keep = np.where(pos[self.owner] >= 0)[0]
+        keep = keep[np.argsort(pos[self.owner[keep]], kind="stable")]
+        return Windows(self.emb[keep], pos[self.owner[keep]], len(idx))
+
+
+class EmbeddingHead:
+    """Logistic regression on window embeddings (each window labelled as its text); a text's logit is the
+    highest of its windows'. Saved as a combiner-format JSON (384 named dims) plus the windowing it was
+    trained with, which scoring reuses."""
+
+    def __init__(self, lr: Combiner, max_windows: int = MAX_WINDOWS):
+        self.lr, self.max_windows = lr, int(max_windows)
+
+    @classmethod
+    def fit(cls, windows: Windows, labels, l2: float = HEAD_L2, max_windows: int = MAX_WINDOWS) -> "EmbeddingHead":
+        yw = np.asarray(labels)[windows.owner]
+        names = [f"e{i}" for i in range(windows.emb.shape[1])]
+        # all-MiniLM-L6-v2 has three dead dimensions (|x| < 1e-7 on every text): standardized, their numerical
+        # noise would look like signal. Zeroed here, they get weight 0, so predict needs no special case.
+        emb = np.where(windows.emb.std(0) < 1e-4, 0.0, windows.emb)
+        return cls(Combiner.fit(emb, yw, names, l2=l2, sample_weight=ftm.balanced_weights(yw)), max_windows)
+
+    def logit(self, windows: "Windows | list[str]") -> np.ndarray:
+        """Per text: the logit of its highest-scoring window (``windows`` precomputed, or depadded texts)."""
+        if not isinstance(windows, Windows):
+            windows = Windows.of(windows, self.max_windows)
+        best = np.full(windows.n, 0.5)  # every text has a window (an empty one too); 0.5 only if none did
+        if len(windows.emb):
+            p = self.lr.predict(windows.emb)
+            best = np.full(windows.n, -np.inf)
+            np.maximum.at(best, windows.owner, p)
+            best[np.isinf(best)] = 0.5
+        return _logit(best)
+
+    def save(self, path: str) -> None:
+        from filters import embed
+
+        d = {**self.lr.to_dict(), "max_windows": self.max_windows, "max_tokens": embed.MAX_TOKENS,
+             "encoder_sha256": embed.MODEL_SHA256}
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(d, f)
+            f.write("\n")
+
+    @classmethod
+    def load(cls, path: str) -> "EmbeddingHead":
+        from filters import embed
+
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+        if d.get("encoder_sha256", embed.MODEL_SHA256) != embed.MODEL_SHA256 or d.get("max_tokens", embed.MAX_TOKENS) != embed.MAX_TOKENS:
+            raise ValueError(f"{path} was trained on another encoder or window length; retrain with "
+                             f"'gristmill classifier train --kind injection'")
+        return cls(Combiner.from_dict(d), d.get("max_windows", MAX_WINDOWS))
+
+
+# ---------------------------------------------------------------- windowed scoring
+
+# Web poisoning hides one injected paragraph inside a long benign page, where fastText's averaged n-grams
+# and the embedding of the first 256 tokens are dominated by the prose around it (measured: 0 of 30
+# generic attacks planted mid-page in ~1,200-word pages scored >= 0.5). So a text of more than
+# CHUNK_MIN_DOC_WORDS words is also scored in chunks, each by the whole model (fastText, signals, head),
+# and its score is the highest of the whole text's and its chunks'. Chunking rule (``chunks``): the text is
+# cut into sentences (after . ! ? and at blank lines); sentences are packed into chunks of at most
+# CHUNK_WORDS words, and a blank line (a paragraph break) starts a new chunk once the current one has
+# CHUNK_MIN_WORDS words; a sentence longer than CHUNK_WORDS is cut every CHUNK_WORDS words. At most
+# MAX_CHUNKS chunks per text: the first MAX_CHUNKS // 2, then the rest sampled evenly (so the cost of a
+# 100-page document is bounded, and its middle is read only in samples).
+# Measured (/tmp/injwin/REPORT.md; 30 reference pages of ~1,200 words, hand-written attacks planted mid-page,
+# none from the training data): caught at 0.5 / 0.9, one attack sentence 0 -> 50% / 27%, four 0 -> 100% / 70%.
+# False positives at 0.9: long web articles 0 -> 1.2% (2 of 164), reference pages 0 -> 0.7%, README pages 0;
+# 60/100/150-word chunks measured alike, a 30-word paragraph minimum missed most single-sentence payloads.
+# Texts of 150-400 words are not chunked: their chunks put long defender prompts (instructions to a model by
+# nature) at 12.6% above 0.9; with 400, 3.9% (whole text only: 1.7%). Cost: ~6x slower on long pages.
+CHUNK_WORDS = 100
+CHUNK_MIN_WORDS = 12
+CHUNK_MIN_DOC_WORDS = 400
+MAX_CHUNKS = 32
+_UNITS = re.compile(r"\n[ \t]*\n\s*|(?<=[.!?])\s+")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+
+
+def chunks(text: str, words: int | None = None, min_words: int | None = None,
+           max_chunks: int | None = None) -> list[str]:
+    """The chunks of a long text that ``window_scores`` scores (see CHUNK_WORDS); [] for a short text."""
+    w_max = words or CHUNK_WORDS
+    w_min = CHUNK_MIN_WORDS if min_words is None else min_words
+    k_max = max_chunks or MAX_CHUNKS
+    if len(text.split()) <= max(CHUNK_MIN_DOC_WORDS, w_max):
+        return []
+    out, cur, n, para = [], [], 0, False
+    pos = 0
+    pieces = []
+    for m in _UNITS.finditer(text):
+        pieces.append((text[pos:m.start()], para))
+        para = _BLANK_LINE.search(m.group(0)) is not None
+        pos = m.end()
+    pieces.append((text[pos:], para))
+    for piece, brk in pieces:
+        ws = piece.split()
+        if not ws:
+            continue
+        if cur and ((brk and n >= w_min) or n + len(ws) > w_max):
+            out.append(" ".join(cur))
+            cur, n = [], 0
+        while len(ws) > w_max:  # a run-on "sentence" (no punctuation, hard-wrapped lines, a list)
+            if cur:
+                out.append(" ".join(cur))
+                cur, n = [], 0
+            out.append(" ".join(ws[:w_max]))
+            ws = ws[w_max:]
+        cur += ws
+        n += len(ws)
+    if cur:
+        out.append(" ".join(cur))
+    if len(out) > k_max:
+        head, rest = out[:k_max // 2], out[k_max // 2:]
+        k = k_max - len(head)
+        out = head + [rest[round(i * (len(rest) - 1) / (k - 1))] for i in range(k)]
+    return out
+
+
+def window_scores(model, comb: Combiner, head: "EmbeddingHead | None", texts: list[str], columns=None,
+                  windows: "Windows | None" = None, **chunk_args) -> np.ndarray:
+    """The shipped score: per text, the highest of ``final_scores`` of the whole text and of its ``chunks``
+    (all texts' chunks scored in one batch). ``windows``: the whole texts' precomputed embedding windows."""
+    _, X, depadded = features(model, texts, head, windows)
+    if columns is not None:
+        X = X[:, columns]
+    s = final_scores(comb, X, depadded)
+    parts, owner = [], []
+    for i, t in enumerate(texts):
+        c = chunks(t, **chunk_args)
+        parts += c
+        owner += [i] * len(c)
+    if parts:
+        _, Xc, dc = features(model, parts, head)
+        if columns is not None:
+            Xc = Xc[:, columns]
+        np.maximum.at(s, np.array(owner), final_scores(comb, Xc, dc))
+    return s
 
 
 class Scorer:
+    """Loads the model folder once (per Beam worker: the stage builds it in setup). With an embedding head,
+    the sentence encoder is loaded too, once per process (filters/embed.py: shared)."""
+
     def __init__(self, model_dir: str = DEFAULT_MODEL_DIR):
         self.model = ftm.load(os.path.join(model_dir, "fasttext.ftz"))
         self.combiner = Combiner.load(os.path.join(model_dir, "combiner.json"))
+        self.head = None
         names = ["ft_logit", *SIGNAL_FEATURES]
+        if EMB_FEATURE in self.combiner.names:
+            from filters import embed
+
+            self.head = EmbeddingHead.load(os.path.join(model_dir, HEAD_FILE))
+            self.encoder = embed.shared()  # raises with the pip line when the model package is missing
+            names.append(EMB_FEATURE)
         missing = [n for n in self.combiner.names if n not in names]
         if missing:
             raise ValueError(f"{model_dir}/combiner.json uses features this version does not compute: {missing}; "
                              f"retrain with 'gristmill classifier train --kind injection'")
         self.columns = [names.index(n) for n in self.combiner.names]  # older models use a prefix of them
+        self.chunk_args = {}  # words / min_words / max_chunks overrides of chunks() (experiments)
 
     def score(self, texts: list[str]) -> np.ndarray:
         """Injection probability (see ``final_scores``)."""
         if not texts:
             return np.zeros(0)
-        _, X, depadded = features(self.model, texts)
-        return final_scores(self.combiner, X[:, self.columns], depadded)
+        return window_scores(self.model, self.combiner, self.head, texts, self.columns, **self.chunk_args)
 
 
 def stage(config: dict):

@@ -41,11 +41,11 @@ def test_gate_injection_and_false_positives_by_benign_kind():
     s = injection.Scorer().score([r["text"] for r in data])
     y = [r["label"] for r in data]
     m = ftm.metrics(s, y)
-    # measured 0.9986 / 1.0. With 160 negatives, "1% FPR" allows one, so that floor is loose by nature; the
+    # measured 0.9961 / 0.957 (0.9986 / 1.0 before the embedding head: one more prompt extraction below 0.9). With 160 negatives, "1% FPR" allows one, so that floor is loose by nature; the
     # recall at the shipped threshold and the per-kind false-positive rates below are the tighter checks.
     assert m["auroc"] >= 0.98 and m["recall_at_1pct_fpr"] >= 0.85, m
     thr = injection.DEFAULT_CONFIG["threshold"]
-    assert ftm.metrics(s, y, thr)["recall"] >= 0.94  # measured 0.971 at the default 0.9
+    assert ftm.metrics(s, y, thr)["recall"] >= 0.94  # measured 0.957 at the default 0.9
     kinds = np.array([r["kind"] for r in data])
     fpr = {k: float(np.mean(s[kinds == k] >= thr)) for k in
            ("user_question", "web_text", "defense_system_prompt", "multilingual_text", "howto_text")}
@@ -72,9 +72,14 @@ def test_committed_cards_generalization_floors():
         assert by_fs[shipped]["auroc"] >= by_fs["fasttext"]["auroc"], split  # the baseline it must beat
     lofo = card("injection")["leave_one_family_out"]
     assert set(lofo) == {"hijacking", "prompt_extraction"}
-    assert lofo["prompt_extraction"]["combined"]["recall_at_1pct_fpr"] >= 0.90  # measured 0.927
-    assert lofo["hijacking"]["combined"]["recall_at_1pct_fpr"] >= 0.65  # measured 0.675
-    assert lofo["hijacking"]["combined"]["auroc"] >= 0.93  # measured 0.952
+    # with the all-MiniLM-L6-v2 head and windowed scoring of long texts (before the head: 0.927 / 0.675 / 0.952 / 0.989;
+    # with the head, before windows: 0.934 / 0.720 / 0.960 / 0.994)
+    assert lofo["prompt_extraction"]["combined"]["recall_at_1pct_fpr"] >= 0.91  # measured 0.932
+    assert lofo["hijacking"]["combined"]["recall_at_1pct_fpr"] >= 0.70  # measured 0.725
+    assert lofo["hijacking"]["combined"]["auroc"] >= 0.94  # measured 0.964
+    assert lofo["prompt_extraction"]["combined"]["auroc"] >= 0.98  # measured 0.993
+    for fam in lofo:  # the head must add something the n-grams do not have
+        assert lofo[fam]["combined"]["auroc"] >= lofo[fam]["fasttext_only"]["auroc"], fam
     assert card("quality")["heldout"]["auroc"] >= 0.99
 
 
@@ -95,7 +100,10 @@ def test_rebuild_quality_reproduces_committed_card(tmp_path):
 @needs_data
 @pytest.mark.slow
 def test_rebuild_injection_reproduces_committed_card(tmp_path):
-    new = ct.train_injection(cd.injection_rows(), str(tmp_path), families=False)
+    from filters import injection_train
+
+    # bf16 embeddings can differ in the last digits between CPU kernels (AMX, AVX-512, AVX2), hence approx
+    new = injection_train.train_injection(cd.injection_rows(), str(tmp_path), families=False, log=lambda *a: None)
     old = card("injection")
     for k in ("n", "n_pos", "auroc", "precision", "recall", "recall_at_1pct_fpr"):
         assert new["heldout"]["combined"][k] == pytest.approx(old["heldout"]["combined"][k], abs=0.005), k

