@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
 import mmap
 import os
 import struct
@@ -150,7 +149,6 @@ class Encoder:
 
     def _forward(self, ids, mask):
         """ids, mask: (B, T) int64 -> (B, hidden) float32 mean-pooled, L2-normalised."""
-        import torch
         import torch.nn.functional as F
 
         B, T = ids.shape

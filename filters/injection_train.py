@@ -1,7 +1,7 @@
 """Training and held-out evaluation of the injection detector with its sentence-embedding head.
 
-The recipe of filters/classifier_train.py's ``train_injection`` (same rows, same random group split,
-same leave-one-family-out splits, same card layout) plus the all-MiniLM-L6-v2 head of filters/injection.py.
+Random group split for the shipped model, then each attack family held out in turn (the card layout of
+filters/classifier_train.py), with the all-MiniLM-L6-v2 head of filters/injection.py.
 The encoder is pretrained and frozen, so every row's window embeddings are computed once (the slow step:
 ~12,600 rows in ~4-5 min on one busy CPU core in bf16) and every split only fits logistic regressions on
 them. ``embeddings=False`` trains the earlier recipe (fastText + signals), for comparison.

