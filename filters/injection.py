@@ -42,7 +42,9 @@ COLUMNS = {"injection_score": "float", "ai_instruction_hits": "int"}
 DEFAULT_MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "injection")
 # 0.9, not 0.5: on the held-out split it keeps recall 0.94 while dropping 0.3% of web text and 1.7% of
 # defender prompts (at 0.5: 0.99 recall, but 0.5% of web text and 5.6% of defender prompts).
-DEFAULT_CONFIG = {"model": DEFAULT_MODEL_DIR, "threshold": 0.9, "enforce": True}
+# max_chunks: how many ~100-word chunks of a long text are scored besides the whole text (see ``chunks``);
+# 0 scores whole texts only: ~6x faster on long pages, but an injected paragraph in a long page is missed.
+DEFAULT_CONFIG = {"model": DEFAULT_MODEL_DIR, "threshold": 0.9, "enforce": True, "max_chunks": 32}
 
 # Each pattern is one kind of move an injection makes; a text's hit count is how many kinds it makes.
 RULES = {
@@ -335,7 +337,7 @@ class EmbeddingHead:
 CHUNK_WORDS = 100
 CHUNK_MIN_WORDS = 12
 CHUNK_MIN_DOC_WORDS = 400
-MAX_CHUNKS = 32
+MAX_CHUNKS = DEFAULT_CONFIG["max_chunks"]
 _UNITS = re.compile(r"\n[ \t]*\n\s*|(?<=[.!?])\s+")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
@@ -345,8 +347,8 @@ def chunks(text: str, words: int | None = None, min_words: int | None = None,
     """The chunks of a long text that ``window_scores`` scores (see CHUNK_WORDS); [] for a short text."""
     w_max = words or CHUNK_WORDS
     w_min = CHUNK_MIN_WORDS if min_words is None else min_words
-    k_max = max_chunks or MAX_CHUNKS
-    if len(text.split()) <= max(CHUNK_MIN_DOC_WORDS, w_max):
+    k_max = MAX_CHUNKS if max_chunks is None else max_chunks
+    if k_max == 0 or len(text.split()) <= max(CHUNK_MIN_DOC_WORDS, w_max):
         return []
     out, cur, n, para = [], [], 0, False
     pos = 0
@@ -435,7 +437,9 @@ def stage(config: dict):
 
     cfg = {**DEFAULT_CONFIG, **(config or {})}
     thr = float(number(cfg, "threshold", DEFAULT_CONFIG["threshold"], 0.0, 1.0, stage="injection"))
+    max_chunks = number(cfg, "max_chunks", DEFAULT_CONFIG["max_chunks"], 0, 10 ** 6, integer=True, stage="injection")
     scorer = Scorer(cfg["model"])
+    scorer.chunk_args = {"max_chunks": max_chunks}
 
     def fn(doc: dict):
         text = doc.get("text") or ""

@@ -248,3 +248,9 @@ def test_injection_paragraph_hidden_in_a_long_page_is_caught():
     assert s_page < 0.5 and s_planted >= 0.9, (s_page, s_planted)
     sc.chunk_args = {"words": 10 ** 9}  # whole text only: what the scorer did before windowing
     assert sc.score([planted])[0] < 0.5
+    # the stage's max_chunks: 0 turns chunking off (faster, and the planted paragraph is missed again)
+    for max_chunks, dropped in ((32, True), (0, False)):
+        v = injection.stage({"max_chunks": max_chunks}).fn({"text": planted})
+        assert (v.reason == "poison.injection") == dropped, (max_chunks, v)
+    with pytest.raises(ValueError, match="'injection.max_chunks' must be an integer"):
+        injection.stage({"max_chunks": 2.5})
