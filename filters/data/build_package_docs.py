@@ -55,6 +55,11 @@ def main() -> int:
         for p in paras:
             seen.add(p)
             rows.append({"text": p, "package": meta["Name"], "version": meta["Version"], "license": lic})
+    return write_rows(rows)
+
+
+def write_rows(rows: list[dict]) -> int:
+    """JSON lines to stdout, a count to stderr (shared with build_ai_package_docs.py)."""
     for r in rows:
         sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
     print(f"{len(rows)} paragraphs from {len({r['package'] for r in rows})} packages", file=sys.stderr)
