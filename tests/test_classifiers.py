@@ -121,6 +121,15 @@ def test_gguf_lm_is_the_pretrained_model_it_claims():
     assert f[6:, col["plm_logp_mean"]].mean() > f[:6, col["plm_logp_mean"]].mean()
     # a text scored alone gets the same features as in a batch (right padding is harmless under causal attention)
     np.testing.assert_allclose(gguf_lm.features(lm, human[:1]), f[:1], rtol=0, atol=0.15)  # bf16: batch shape moves digits
+    # skip: positions [k, k + N) of the same per-token statistics, k = 16 here (the text has >= 64 positions);
+    # a short text keeps 3/4 of its positions (5 of them here: skip 1, not 16)
+    per = gguf_lm.token_stats(lm, human[:1], 48)[0]
+    assert per.shape[1] == 48 and gguf_lm.skipped(48, 16) == 12 and gguf_lm.skipped(200, 32) == 32
+    np.testing.assert_allclose(gguf_lm.features(lm, human[:1], 32, skip=16)[0],
+                               gguf_lm._text_stats(*gguf_lm.token_stats(lm, human[:1], 64)[0][:, 12:44]), atol=1e-6)
+    short = gguf_lm.token_stats(lm, ["A short one here."], 48)[0]
+    np.testing.assert_allclose(gguf_lm.features(lm, ["A short one here."], 32, skip=16)[0],
+                               gguf_lm._text_stats(*short[:, gguf_lm.skipped(short.shape[1], 16):]), atol=1e-9)
 
 
 @pytest.mark.slow
@@ -144,19 +153,21 @@ def test_llm_default_recipe_trains_on_cpu_and_reloads(tmp_path):
     """The shipped recipe (pretrained LM + reference byte LM + word frequencies + style): no fine-tuning, so
     the saved detector reproduces the training run's held-out metrics from the files it wrote (to bf16
     rounding: the pretrained LM's features move in the 3rd digit with the batch's shape). 64 tokens per
-    text instead of the shipped 256, to keep the test short; the card records it and the detector obeys."""
+    text (after 16) instead of the shipped 256 (after 32), to keep the test short; the card records both and
+    the detector obeys."""
     data = rows("gate_llm.jsonl")
     for r in data:
         r["group"] = r["domain"] + "-" + hashlib.sha1(r["text"][:120].encode()).hexdigest()[:8]
         r["file"] = "gate_llm.jsonl"
     lm = os.path.join(os.path.dirname(llm_text.__file__), "models", "lm", "lm.npz")
-    card = ct.train_llm(data, str(tmp_path / "llm"), lm, root=FIX, plm_tokens=64)
+    card = ct.train_llm(data, str(tmp_path / "llm"), lm, root=FIX, plm_tokens=64, plm_skip=16)
     assert card["params"]["feature_set"] == llm_text.DEFAULT_FEATURE_SET and card["params"]["wordfreq_version"]
     assert card["params"]["plm"]["max_tokens"] == 64 and len(card["params"]["plm"]["sha256"]) == 64
+    assert card["params"]["plm"]["skip_tokens"] == 16
     assert sorted(os.listdir(tmp_path / "llm")) == ["card.json", "combiner.json", "lm_ref.npz"]
     _, te = ct.llm_splits(data)["random_group"]
     det = llm_text.Detector(str(tmp_path / "llm"))
-    assert det.plm_tokens == 64
+    assert det.plm_tokens == 64 and det.plm_skip == 16
     s = det.score([data[i]["text"] for i in te])
     m = ftm.metrics(s, [data[i]["label"] for i in te])
     assert m["auroc"] == pytest.approx(card["heldout"]["auroc"], abs=0.01) and m["n"] == card["heldout"]["n"] > 0
@@ -167,7 +178,8 @@ def test_train_and_score_commands(tmp_path, capsys):
     out = tmp_path / "inj"
     env = {**os.environ, "PYTHONPATH": ROOT}
     r = subprocess.run([sys.executable, "-m", "pipelines.cli", "classifier", "train", "--kind", "injection",
-                        "--fast", "--data", os.path.join(FIX, "mini_data"), "--output", str(out)],
+                        "--fast", "--without-public-attacks", "--data", os.path.join(FIX, "mini_data"),
+                        "--output", str(out)],
                        capture_output=True, text=True, env=env, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     card = json.load(open(out / "card.json"))
@@ -175,6 +187,7 @@ def test_train_and_score_commands(tmp_path, capsys):
     assert files["adversarial/prompt_injection.jsonl"] == ftm.file_sha256(
         os.path.join(FIX, "mini_data", "adversarial", "prompt_injection.jsonl"))
     assert card["params"]["fasttext"]["thread"] == 1
+    assert not any(f.endswith("public_attacks.jsonl.gz") for f in files)  # --without-public-attacks
     assert {"precision", "recall", "auroc", "recall_at_1pct_fpr"} <= set(card["heldout"]["combined"])
 
     src = tmp_path / "in.jsonl"

@@ -61,7 +61,7 @@ def test_gate_injection_and_false_positives_by_benign_kind():
 def test_gate_llm():
     data = rows("gate_llm.jsonl")
     m = ftm.metrics(llm_text.Detector().score([r["text"] for r in data]), [r["label"] for r in data])
-    assert m["auroc"] >= 0.90, m  # measured 0.930 (0.857 before the pretrained LM); the target is 0.95, see README
+    assert m["auroc"] >= 0.92, m  # measured 0.944 (0.930 scoring from token 0, 0.857 before the pretrained LM); the target is 0.95, see README
 
 
 def test_committed_cards_generalization_floors():
@@ -69,8 +69,9 @@ def test_committed_cards_generalization_floors():
     gen, shipped = llm["generalization"], llm["params"]["feature_set"]
     assert len([s for s in gen if s.startswith("generator=")]) == 6 and len([s for s in gen if s.startswith("domain=")]) == 3
     for split, by_fs in gen.items():
-        # measured >= 0.825 / >= 0.852 with the pretrained LM (before it: >= 0.820 / >= 0.700)
-        floor = 0.80 if split.startswith("generator=") else 0.83
+        # measured >= 0.848 / >= 0.887 with the pretrained LM scoring from token 32 (from token 0: >= 0.825 /
+        # >= 0.852; before the pretrained LM: >= 0.820 / >= 0.700)
+        floor = 0.83 if split.startswith("generator=") else 0.87
         assert by_fs[shipped]["auroc"] >= floor, (split, by_fs[shipped])
         assert by_fs[shipped]["auroc"] >= by_fs["fasttext"]["auroc"], split  # the baseline it must beat
     inj = card("injection")
