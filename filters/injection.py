@@ -383,10 +383,11 @@ def chunks(text: str, words: int | None = None, min_words: int | None = None,
 
 
 def window_scores(model, comb: Combiner, head: "EmbeddingHead | None", texts: list[str], columns=None,
-                  windows: "Windows | None" = None, **chunk_args) -> np.ndarray:
+                  windows: "Windows | None" = None, whole=None, **chunk_args) -> np.ndarray:
     """The shipped score: per text, the highest of ``final_scores`` of the whole text and of its ``chunks``
-    (all texts' chunks scored in one batch). ``windows``: the whole texts' precomputed embedding windows."""
-    _, X, depadded = features(model, texts, head, windows)
+    (all texts' chunks scored in one batch). ``windows``: the whole texts' precomputed embedding windows;
+    ``whole``: their ``features`` output, when the caller has it already (training evaluates both)."""
+    _, X, depadded = whole if whole is not None else features(model, texts, head, windows)
     if columns is not None:
         X = X[:, columns]
     s = final_scores(comb, X, depadded)

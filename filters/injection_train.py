@@ -32,10 +32,11 @@ def _fit_score(rows, tr, te, ft_params, windows, max_windows=None):
         max_windows=max_windows)
     texts_te = [rows[i]["text"] for i in te]
     wte = None if windows is None else windows.take(te)
-    ft, X, depadded = injection.features(model, texts_te, head, wte)
+    whole = injection.features(model, texts_te, head, wte)
+    ft, X, _ = whole
     # the shipped score (Scorer.score): whole text and, for long texts, its chunks; ft / emb: whole text only
-    out = {"model": model, "comb": comb, "head": head, "s": injection.window_scores(model, comb, head, texts_te, windows=wte),
-           "ft": ft, "y": y[te]}
+    out = {"model": model, "comb": comb, "head": head, "y": y[te], "ft": ft,
+           "s": injection.window_scores(model, comb, head, texts_te, whole=whole)}
     if head is not None:
         out["emb"] = 1 / (1 + np.exp(-X[:, -1]))
     return out
