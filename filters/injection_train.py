@@ -98,7 +98,12 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
     max_windows = max_windows or injection.MAX_WINDOWS
     windows = None
     if embeddings:
-        windows = injection.Windows.of([injection.depad(r["text"]) for r in rows], max_windows)
+        from filters import embed
+
+        # every core: training is one process, not a Beam worker per core (the encoder's default is one thread);
+        # on a 2-core CPU without bf16 units this step is most of a rebuild (~8 min for 16,000 rows on one)
+        windows = injection.Windows.of([injection.depad(r["text"]) for r in rows], max_windows,
+                                       encoder=embed.shared(threads=os.cpu_count() or 1))
         log(f"injection: embedded {len(rows)} rows ({len(windows.emb)} windows) in {time.time() - t0:.0f} s")
     tr, te = cd.split_by_group(rows, 0.2, salt="injection")
     r = _fit_score(rows, tr, te, ft_params, windows, max_windows)
