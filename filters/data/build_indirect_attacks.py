@@ -29,7 +29,7 @@ which the templates are expanded here, choosing combinations with a sha256 of a 
   instructions alone; its standalone hijack inputs; and the benign investment questions of its
   false-positive set. Harmful-request instructions (weapons, drugs, ...) are not used.
 - agentdojo 0.1.35 (ETH SPyLab, MIT): the attack templates in ``agentdojo/attacks/*.py`` (important
-  instructions, InjecAgent, ignore previous, system message, TODO, denial of service; at most 20 rows each;
+  instructions, InjecAgent, ignore previous, system message, the "TODO:" template, denial of service; at most 20 rows each;
   tool_knowledge is left out, it needs the tasks' ground-truth tool calls) x the GOAL of every
   ``default_suites/*/*/injection_tasks.py``, put where ``data/suites/*/injection_vectors.yaml`` places them
   in the suites' emails, files, calendar events, web pages, reviews and messages (other vectors keep their
@@ -417,7 +417,7 @@ def lang_of_spikee_id(i: str) -> str:
 
 
 class _YamlLoader(yaml.SafeLoader):
-    pass
+    """yaml's safe loader (plain data only, never Python objects); agentdojo's ``!include`` tags read as None."""
 
 
 _YamlLoader.add_constructor("!include", lambda loader, node: None)
