@@ -8,6 +8,7 @@ Everything here is deterministic: same files, same rows in the same order.
 """
 from __future__ import annotations
 
+import difflib
 import glob
 import gzip
 import hashlib
@@ -210,7 +211,8 @@ def injection_rows(root: str = DEFAULT_DATA, web_per_doc: int = 6, udhr_per_lang
     in documents, emails and tool output: ``indirect_injection``; non-English: ``multilingual_injection``;
     ``direct_hijack``; ``exfiltration``) with the documents they were planted in, unchanged, as benign
     ``carrier_text``: families the shared data lacks; with them, README prose about AI models from LLM
-    libraries (``ai_text``), so that the topic of AI alone does not look like an attack.
+    libraries (``ai_text``), so that the topic of AI alone does not look like an attack. An injected document
+    whose clean copy is there trains as its planted instruction only and is scored whole (``planted_rows``).
     """
     adv = os.path.join(root, "adversarial")
     rows = []
@@ -259,10 +261,7 @@ def injection_rows(root: str = DEFAULT_DATA, web_per_doc: int = 6, udhr_per_lang
         # the documents they were planted in, unchanged, as benign rows of the same group (filters/data/)
         for name in (PUBLIC_ATTACKS, INDIRECT_ATTACKS):
             with gzip.open(path_of(name, root), "rt", encoding="utf-8") as f:
-                for line in f:
-                    r = json.loads(line)
-                    rows.append({"text": r["text"], "label": int(r.get("label", 1)), "kind": r["kind"],
-                                 "group": r["group"], "file": name})
+                rows += planted_rows([json.loads(line) for line in f], name)
     lengths = [20, 60, 150, 300, 600, 1200, 2400]
     gt = os.path.join(root, "extraction", "scrapinghub", "ground_truth.jsonl")
     web = [{"text": json.loads(l)["text"], "group": "article/" + json.loads(l)["id"][:16], "file": os.path.relpath(gt, root)}
@@ -277,6 +276,37 @@ def injection_rows(root: str = DEFAULT_DATA, web_per_doc: int = 6, udhr_per_lang
             rows.append({"text": cut, "label": 0, "kind": "web_text", "group": d["group"], "file": d["file"]})
             n += 1
     return rows
+
+
+def planted_span(injected: str, carrier: str) -> str:
+    """The words of ``injected`` that ``carrier`` lacks (inserted or replacing), in order: the planted
+    instruction of a document given beside its clean copy. difflib on words, not characters, so that a
+    payload is not cut mid-word; autojunk off, since common words are exactly what it would skip."""
+    a, b = carrier.split(), injected.split()
+    sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return " ".join(" ".join(b[j1:j2]) for op, _, _, j1, j2 in sm.get_opcodes() if op in ("insert", "replace"))
+
+
+def planted_rows(rows: list[dict], file: str) -> list[dict]:
+    """Attack-snapshot rows as training rows. An injected document whose clean copy is in its group (a carrier,
+    label 0) is given twice: the whole document for evaluation only (``use: test``: the scorer reads whole
+    documents) and its planted instruction (``planted_span``) for training only (``use: train``). Trained on
+    whole documents, the model learned the documents' genre (resumes, bios, press releases, emails) as the
+    attack: 8 of 185 real pages of the sample crawl, none an attack, scored above 0.9 (0 before those rows)."""
+    carriers: dict[str, list[str]] = {}
+    for r in rows:
+        if int(r.get("label", 1)) == 0:
+            carriers.setdefault(r["group"], []).append(r["text"])
+    out = []
+    for r in rows:
+        row = {"text": r["text"], "label": int(r.get("label", 1)), "kind": r["kind"], "group": r["group"], "file": file}
+        spans = [planted_span(r["text"], c) for c in carriers.get(r["group"], [])] if row["label"] else []
+        span = min(spans, key=len) if spans else ""  # the closest clean copy leaves the least
+        if len(span.split()) >= 3:
+            out += [{**row, "use": "test"}, {**row, "text": span, "use": "train"}]
+        else:
+            out.append(row)
+    return out
 
 
 def split_by_group(rows: list[dict], test_fraction: float = 0.2, salt: str = "") -> tuple[list[int], list[int]]:

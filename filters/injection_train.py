@@ -87,17 +87,29 @@ def encoder_params(max_windows: int) -> dict:
             "dtype": str(embed.shared().dtype).replace("torch.", "")}
 
 
+# The rebuild test (tests/test_classifiers_gate.py) retrains on this share of the groups, not on all of them: a
+# full rebuild embeds ~17,000 rows (~5 min on a 2-core CPU without bf16 units, most of the suite's budget). The
+# full build records the subset's held-out metrics in the card ("rebuild_check"), from the same windows.
+REBUILD_GROUP_SHARE = 4
+
+
+def rebuild_subset(rows: list[dict]) -> list[int]:
+    """Indices of the rows of one group in REBUILD_GROUP_SHARE (by a hash of the group: every row of a group)."""
+    return [i for i, r in enumerate(rows) if int(cd._h("rebuild" + r["group"]), 16) % REBUILD_GROUP_SHARE == 0]
+
+
 def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = None, families: bool = True,
                     root: str = cd.DEFAULT_DATA, embeddings: bool = True, max_windows: int | None = None,
-                    log=print) -> dict:
-    """Random group split for the shipped model; then each attack family held out in turn."""
+                    log=print, windows=None) -> dict:
+    """Random group split for the shipped model; then each attack family held out in turn, and (with
+    ``families``) the rebuild test's subset (``rebuild_subset``). ``windows``: the rows' embedding windows,
+    when the caller has them."""
     from filters import classifier_train as ct
     from filters import injection
 
     t0 = time.time()
     max_windows = max_windows or injection.MAX_WINDOWS
-    windows = None
-    if embeddings:
+    if embeddings and windows is None:
         from filters import embed
 
         # every core: training is one process, not a Beam worker per core (the encoder's default is one thread);
@@ -106,6 +118,9 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
                                        encoder=embed.shared(threads=os.cpu_count() or 1))
         log(f"injection: embedded {len(rows)} rows ({len(windows.emb)} windows) in {time.time() - t0:.0f} s")
     tr, te = cd.split_by_group(rows, 0.2, salt="injection")
+    # planted instructions train, the whole documents they were planted in are scored (cd.planted_rows)
+    tr = [i for i in tr if rows[i].get("use") != "test"]
+    te = [i for i in te if rows[i].get("use") != "train"]
     r = _fit_score(rows, tr, te, ft_params, windows, max_windows)
     heldout = _metrics(r)
     thr = injection.DEFAULT_CONFIG["threshold"]
@@ -122,8 +137,8 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
         for fam in fams:
             # train: benign train groups + every other family; test: benign test groups + this family
             tr_f = [i for i in tr if not (rows[i]["label"] == 1 and rows[i]["kind"] == fam)]
-            te_f = [i for i in te if rows[i]["label"] == 0] + [i for i in range(len(rows))
-                                                               if rows[i]["label"] == 1 and rows[i]["kind"] == fam]
+            te_f = [i for i in te if rows[i]["label"] == 0] + [
+                i for i in range(len(rows)) if rows[i]["label"] == 1 and rows[i]["kind"] == fam and rows[i].get("use") != "train"]
             rf = _fit_score(rows, tr_f, te_f, ft_params, windows, max_windows)
             lofo[fam] = _metrics(rf)
             t1 = lofo[fam]["combined"]["threshold_at_1pct_fpr"]
@@ -136,6 +151,16 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
             lofo[fam]["combined"]["recall_at_1pct_fpr_vs_user_questions"] = ftm.metrics(
                 rf["s"][q | (rf["y"] == 1)], rf["y"][q | (rf["y"] == 1)])["recall_at_1pct_fpr"]
             log(f"injection: {fam} held out: {lofo[fam]['combined']}")
+    extra = {}
+    if families:
+        import tempfile
+
+        sub = rebuild_subset(rows)
+        with tempfile.TemporaryDirectory() as tmp:
+            c = train_injection([rows[i] for i in sub], tmp, ft_params, families=False, root=root, embeddings=embeddings,
+                                max_windows=max_windows, log=log, windows=None if windows is None else windows.take(sub))
+        extra["rebuild_check"] = {"groups": f"1 in {REBUILD_GROUP_SHARE} (filters/injection_train.py: rebuild_subset)",
+                                  "rows": len(sub), "heldout": c["heldout"]["combined"]}
     os.makedirs(out_dir, exist_ok=True)
     head_path = os.path.join(out_dir, injection.HEAD_FILE)
     if os.path.exists(head_path):
@@ -147,6 +172,7 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
         r["head"].save(head_path)
         params["embedding"] = encoder_params(max_windows)
     card = ct._card("injection", rows, params, heldout, root=root, leave_one_family_out=lofo, train_rows=len(tr),
-                    test_rows=len(te), seconds=round(time.time() - t0, 1), labels={"1": "injection", "0": "benign"})
+                    test_rows=len(te), seconds=round(time.time() - t0, 1), labels={"1": "injection", "0": "benign"},
+                    **extra)
     ftm.save_card(os.path.join(out_dir, "card.json"), card)
     return card
