@@ -310,11 +310,14 @@ def planted_rows(rows: list[dict], file: str) -> list[dict]:
 
 
 def split_by_group(rows: list[dict], test_fraction: float = 0.2, salt: str = "") -> tuple[list[int], list[int]]:
-    """Row indices (train, test), deciding per group by a hash: deterministic and never by row."""
+    """Row indices (train, test), deciding per group by a hash: deterministic and never by row. A row marked
+    ``use: train`` or ``use: test`` (``planted_rows``) is left out of the other side."""
     train, test = [], []
     cut = int(test_fraction * 10_000)
     for i, r in enumerate(rows):
-        (test if int(_h(salt + r["group"]), 16) % 10_000 < cut else train).append(i)
+        side = "test" if int(_h(salt + r["group"]), 16) % 10_000 < cut else "train"
+        if r.get("use", side) == side:
+            (test if side == "test" else train).append(i)
     return train, test
 
 

@@ -40,8 +40,8 @@ STAGE = "injection"
 REASONS = {"poison.injection": "injection_score at or above the threshold: text that tries to instruct or hijack an AI model"}
 COLUMNS = {"injection_score": "float", "ai_instruction_hits": "int"}
 DEFAULT_MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "injection")
-# 0.9, not 0.5: on the held-out split it keeps recall 0.89 while dropping 0.8% of web text and 5.6% of
-# defender prompts (at 0.5: 0.95 recall, but 3.5% of web text and 9.5% of defender prompts; card.json).
+# 0.9, not 0.5: on the held-out split it keeps recall 0.84 while dropping 0.27% of web text and 4.8% of
+# defender prompts (at 0.5: 0.92 recall, but 3.2% of web text and 9.1% of defender prompts; card.json).
 # max_chunks: how many ~100-word chunks of a long text are scored besides the whole text (see ``chunks``);
 # 0 scores whole texts only: ~6x faster on long pages, but an injected paragraph in a long page is missed.
 DEFAULT_CONFIG = {"model": DEFAULT_MODEL_DIR, "threshold": 0.9, "enforce": True, "max_chunks": 32}

@@ -8,7 +8,7 @@ attack rows' ``kind``: the shared data's Tensor Trust ``hijacking`` and ``prompt
 family equally instead of every row was tried: extraction held out gained, hijacking and jailbreaks held out
 lost against the TREC questions, and a 2-word question scored 0.99; not kept.)
 The encoder is pretrained and frozen, so every row's window embeddings are computed once (the slow step:
-~16,000 rows in ~8-10 min on one busy CPU core in bf16) and every split only fits logistic regressions on
+~16,800 rows in ~5.5 min on 2 cores in float32, without bf16 units) and every split only fits logistic regressions on
 them. ``embeddings=False`` trains the earlier recipe (fastText + signals), for comparison.
 """
 from __future__ import annotations
@@ -117,10 +117,7 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
         windows = injection.Windows.of([injection.depad(r["text"]) for r in rows], max_windows,
                                        encoder=embed.shared(threads=os.cpu_count() or 1))
         log(f"injection: embedded {len(rows)} rows ({len(windows.emb)} windows) in {time.time() - t0:.0f} s")
-    tr, te = cd.split_by_group(rows, 0.2, salt="injection")
-    # planted instructions train, the whole documents they were planted in are scored (cd.planted_rows)
-    tr = [i for i in tr if rows[i].get("use") != "test"]
-    te = [i for i in te if rows[i].get("use") != "train"]
+    tr, te = cd.split_by_group(rows, 0.2, salt="injection")  # planted instructions train, their documents are scored
     r = _fit_score(rows, tr, te, ft_params, windows, max_windows)
     heldout = _metrics(r)
     thr = injection.DEFAULT_CONFIG["threshold"]
