@@ -9,6 +9,10 @@ pickled.
 training families happen to share with hard negatives gets a negative weight, and an unseen family that
 makes that move is scored down (measured: the "rule hits" weight went negative when hijacking was held
 out). Solved by active set: refit without the features whose weight came out negative (their weight is 0).
+
+``signs`` generalizes it: {name: +1 or -1}, the direction a feature may move the score. The LLM-text detector
+uses it so that its predictability features count only the way zero-shot detection says they should
+(filters/llm_text.py: SIGNS).
 """
 from __future__ import annotations
 
@@ -24,10 +28,14 @@ class Combiner:
     @classmethod
     def fit(cls, X: np.ndarray, y: np.ndarray, names: list[str], l2: float = 1.0,
             sample_weight: np.ndarray | None = None, iters: int = 50,
-            nonneg: tuple[str, ...] | list[str] = ()) -> "Combiner":
+            nonneg: tuple[str, ...] | list[str] = (), signs: dict[str, int] | None = None) -> "Combiner":
         unknown = sorted(set(nonneg) - set(names))
         if unknown:
             raise ValueError(f"'nonneg' names features not in 'names': {unknown}")
+        signs = {**{n: 1 for n in nonneg}, **(signs or {})}
+        bad = {n: v for n, v in signs.items() if n not in names or v not in (1, -1)}
+        if bad:
+            raise ValueError(f"'signs' must map features in 'names' to +1 or -1, got {bad}")
         X = np.asarray(X, dtype=float)
         y = np.asarray(y, dtype=float)
         if X.shape[1] != len(names):
@@ -37,14 +45,14 @@ class Combiner:
         std = X.std(0)
         std[std == 0] = 1.0
         Z = np.hstack([(X - mean) / std, np.ones((len(X), 1))])
-        constrained = [i for i, n in enumerate(names) if n in set(nonneg)]
+        sign = np.array([signs.get(n, 0) for n in names])
         active = list(range(X.shape[1]))
         while True:
             beta = cls._newton(Z[:, active + [X.shape[1]]], y, sw, l2, iters)
-            negative = [active[j] for j, w in enumerate(beta[:-1]) if w < 0 and active[j] in constrained]
-            if not negative:
+            wrong = [active[j] for j, w in enumerate(beta[:-1]) if w * sign[active[j]] < 0]
+            if not wrong:
                 break
-            active = [a for a in active if a not in negative]
+            active = [a for a in active if a not in wrong]
         w = np.zeros(X.shape[1])
         w[active] = beta[:-1]
         return cls(names, mean, std, w, beta[-1])
