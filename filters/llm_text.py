@@ -1,6 +1,7 @@
 """Is this text written by a language model? Score column ``llm_score``, reason ``llm.generated``.
 
-Kinds of evidence, combined by a logistic regression (filters/combiner.py):
+Kinds of evidence, combined by a logistic regression (filters/combiner.py) whose predictability weights are
+held to the direction zero-shot detection gives (SIGNS, below):
 - predictability under a small *pretrained* LM, SmolLM2-135M read from a GGUF file (filters/gguf_lm.py):
   mean, spread and low quantile of the token log-probability, entropy, Fast-DetectGPT's analytic
   criterion, log-rank, top-1/top-10 agreement, Binoculars-style and log-likelihood/log-rank ratios;
