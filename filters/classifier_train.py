@@ -255,7 +255,7 @@ def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str
         shutil.copyfile(ref_lm_path, os.path.join(out_dir, llm_text.REF_LM_FILE))
     params = {"feature_set": feature_set, "fasttext": {**ftm.DEFAULT_PARAMS, **(ft_params or {})},
               "ref_lm_sha256": ftm.file_sha256(ref_lm_path), "device": device,
-              "signs": {n: v for n, v in llm_text.SIGNS.items() if n in llm_text.feature_names(feature_set)}}
+              "signs": llm_text.signs(feature_set)}
     if pair is not None:
         params["finetune_steps"] = steps
     if llm_text.uses(feature_set, "plm"):

@@ -132,6 +132,12 @@ def feature_names(feature_set: str) -> list[str]:
     return names
 
 
+def signs(feature_set: str) -> dict[str, int]:
+    """The SIGNS of the features ``feature_set`` combines: what the combiner is fitted with and the card records."""
+    names = feature_names(feature_set)
+    return {n: v for n, v in SIGNS.items() if n in names}
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-4, 1 - 1e-4)
     return np.log(p / (1 - p))
@@ -159,9 +165,8 @@ def fit(texts: list[str], labels: np.ndarray, groups: list[str], lm_feats: np.nd
         oof = ftm.out_of_fold(texts, labels, groups, ft_params, folds)
         ft_model = ftm.train(texts, labels, ft_params)
     X = assemble(feature_set, oof, lm_feats, style, ref_feats, plm_feats)
-    names = feature_names(feature_set)
-    comb = Combiner.fit(X, labels, names, l2=l2, sample_weight=ftm.balanced_weights(labels),
-                        signs={n: v for n, v in SIGNS.items() if n in names})
+    comb = Combiner.fit(X, labels, feature_names(feature_set), l2=l2, sample_weight=ftm.balanced_weights(labels),
+                        signs=signs(feature_set))
     return ft_model, comb
 
 
