@@ -124,8 +124,11 @@ def train(texts: list[str], steps: int = 1500, batch: int = 32, seq: int = 256, 
 
 
 # Per-document statistics under one LM, in this order; with two LMs (human, machine) each gets its own set,
-# prefixed h_/m_, plus the pair features PAIR_FEATURES.
-LM_FEATURES = ("logp_mean", "logp_std", "entropy_mean", "curvature", "rank1_frac", "logp_q10", "word_logp_mean")
+# prefixed h_/m_, plus the pair features PAIR_FEATURES. word_start_logp_mean: the mean log-probability of the
+# bytes that open a word (where the LM must guess a new word; filters/word_stats.py's lm_word_logp_mean is the
+# whole word's). It was named word_logp_mean until 2026-12-01, which made two features of the llm model's
+# combiner.json share one name; the committed file was renamed with it (same position, same weight).
+LM_FEATURES = ("logp_mean", "logp_std", "entropy_mean", "curvature", "rank1_frac", "logp_q10", "word_start_logp_mean")
 PAIR_FEATURES = ("llr_mean", "llr_std", "binoculars")
 
 
