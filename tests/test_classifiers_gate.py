@@ -81,7 +81,7 @@ def test_gate_injection_on_real_pages():
 def test_gate_llm():
     data = rows("gate_llm.jsonl")
     m = ftm.metrics(llm_text.Detector().score([r["text"] for r in data]), [r["label"] for r in data])
-    assert m["auroc"] >= 0.92, m  # passes with the signed combiner (llm_text.SIGNS); 0.944 with the free one before it (0.930 scoring from token 0, 0.857 before the pretrained LM); the target is 0.95, see README
+    assert m["auroc"] >= 0.92, m  # 0.936 with the signed combiner (llm_text.SIGNS; CPU, float32); 0.944 with the free one before it (0.930 scoring from token 0, 0.857 before the pretrained LM); the target is 0.95, see README
 
 
 def test_committed_cards_generalization_floors():

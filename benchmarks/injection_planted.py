@@ -1,0 +1,78 @@
+"""Why the injection detector misses instructions planted in documents it has not seen, and what shorter chunks do.
+
+Trains the card's leave-one-family-out model with one family held out (default: ``indirect_injection``, the
+instructions planted in articles, resumes, emails and tool output), then scores, at that model's 1%-FPR
+threshold: the injected documents whole (the shipped score) and their planted instructions alone (the spans that
+training would use, ``classifier_data.planted_span``); then the documents scored with shorter chunks (a text of
+more than N words also scored in N-word chunks, the highest score kept), each score at its own 1%-FPR
+threshold. Results: benchmarks/RESULTS.md ("Injection, eighth pass").
+
+    flock /tmp/gristmill-bench.lock python3 benchmarks/injection_planted.py --chunks 60 40
+
+About 10 minutes of embedding on a 2-core CPU (every row once, one thread), then ~2 minutes per chunk size.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse
+import platform
+
+import numpy as np
+
+from filters import classifier_data as cd
+from filters import fasttext_model as ftm
+from filters import injection
+from filters import injection_train as it
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--family", default="indirect_injection")
+    ap.add_argument("--chunks", type=int, nargs="*", default=[60, 40], help="chunk sizes in words to compare")
+    a = ap.parse_args(argv)
+    rows = cd.injection_rows()
+    windows = injection.Windows.of([injection.depad(r["text"]) for r in rows], 1)
+    tr, te = cd.split_by_group(rows, 0.2, salt="injection")
+    held = lambda i: rows[i]["label"] == 1 and rows[i]["kind"] == a.family
+    tr_f = [i for i in tr if not held(i)]
+    te_f = [i for i in te if rows[i]["label"] == 0] + [
+        i for i in range(len(rows)) if held(i) and rows[i].get("use") != "train"]
+    r = it._fit_score(rows, tr_f, te_f, None, windows)
+    y, kinds = r["y"], np.array([rows[i]["kind"] for i in te_f])
+    thr = ftm.threshold_at_fpr(r["s"], y, 0.01)
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {a.family} held out; "
+          f"1%-FPR threshold {thr:.3f}")
+
+    def line(name, s):
+        # each score at its own 1%-FPR threshold (as the card measures), and at the stage's default 0.9
+        t1, q = ftm.threshold_at_fpr(s, y, 0.01), (kinds == "user_question") | (y == 1)
+        print(f"| {name} | {ftm.metrics(s, y)['auroc']:.3f} | {np.mean(s[y == 1] > t1):.3f} | "
+              f"({ftm.metrics(s[q], y[q])['recall_at_1pct_fpr']:.3f}) | {np.mean(s[y == 1] >= 0.9):.3f} | "
+              f"{100 * np.mean(s[y == 0] >= 0.9):.2f}% | "
+              f"{100 * np.mean(s[kinds == 'defense_system_prompt'] > t1):.1f}% |")
+
+    print("| score | AUROC | recall @ 1% FPR | (vs questions) | attacks >= 0.9 | benign >= 0.9 "
+          "| defenders' prompts above the 1%-FPR threshold |\n|---|---:|---:|---:|---:|---:|---:|")
+    line("whole documents, shipped chunks", r["s"])
+    spans = [i for i in range(len(rows)) if rows[i]["kind"] == a.family and rows[i].get("use") == "train"]
+    s_sp = injection.window_scores(r["model"], r["comb"], r["head"], [rows[i]["text"] for i in spans])
+    print(f"\nplanted instructions alone ({len(spans)}): {np.mean(s_sp > thr):.3f} above the whole documents' "
+          f"threshold, "
+          f"{np.mean(s_sp >= 0.5):.3f} >= 0.5\n")
+    texts = [rows[i]["text"] for i in te_f]
+    whole = injection.features(r["model"], texts, r["head"], windows.take(te_f))
+    shipped = injection.CHUNK_MIN_DOC_WORDS
+    for n in a.chunks:
+        injection.CHUNK_MIN_DOC_WORDS = n  # experiment only: the module constant the stage uses
+        line(f"texts > {n} words also in {n}-word chunks", injection.window_scores(
+            r["model"], r["comb"], r["head"], texts, whole=whole, words=n,
+            min_words=min(injection.CHUNK_MIN_WORDS, n // 3)))
+    injection.CHUNK_MIN_DOC_WORDS = shipped
+
+
+if __name__ == "__main__":
+    main()
