@@ -37,10 +37,7 @@ def main(argv=None) -> None:
     rows = cd.injection_rows()
     windows = injection.Windows.of([injection.depad(r["text"]) for r in rows], 1)
     tr, te = cd.split_by_group(rows, 0.2, salt="injection")
-    held = lambda i: rows[i]["label"] == 1 and rows[i]["kind"] == a.family
-    tr_f = [i for i in tr if not held(i)]
-    te_f = [i for i in te if rows[i]["label"] == 0] + [
-        i for i in range(len(rows)) if held(i) and rows[i].get("use") != "train"]
+    tr_f, te_f = it.family_split(rows, tr, te, a.family)
     r = it._fit_score(rows, tr_f, te_f, None, windows)
     y, kinds = r["y"], np.array([rows[i]["kind"] for i in te_f])
     thr = ftm.threshold_at_fpr(r["s"], y, 0.01)
@@ -49,8 +46,8 @@ def main(argv=None) -> None:
 
     def line(name, s):
         # each score at its own 1%-FPR threshold (as the card measures), and at the stage's default 0.9
-        t1, q = ftm.threshold_at_fpr(s, y, 0.01), (kinds == "user_question") | (y == 1)
-        print(f"| {name} | {ftm.metrics(s, y)['auroc']:.3f} | {np.mean(s[y == 1] > t1):.3f} | "
+        m, t1, q = ftm.metrics(s, y), ftm.threshold_at_fpr(s, y, 0.01), (kinds == "user_question") | (y == 1)
+        print(f"| {name} | {m['auroc']:.3f} | {m['recall_at_1pct_fpr']:.3f} | "
               f"({ftm.metrics(s[q], y[q])['recall_at_1pct_fpr']:.3f}) | {np.mean(s[y == 1] >= 0.9):.3f} | "
               f"{100 * np.mean(s[y == 0] >= 0.9):.2f}% | "
               f"{100 * np.mean(s[kinds == 'defense_system_prompt'] > t1):.1f}% |")
@@ -61,17 +58,13 @@ def main(argv=None) -> None:
     spans = [i for i in range(len(rows)) if rows[i]["kind"] == a.family and rows[i].get("use") == "train"]
     s_sp = injection.window_scores(r["model"], r["comb"], r["head"], [rows[i]["text"] for i in spans])
     print(f"\nplanted instructions alone ({len(spans)}): {np.mean(s_sp > thr):.3f} above the whole documents' "
-          f"threshold, "
-          f"{np.mean(s_sp >= 0.5):.3f} >= 0.5\n")
+          f"threshold, {np.mean(s_sp >= 0.5):.3f} >= 0.5\n")
     texts = [rows[i]["text"] for i in te_f]
     whole = injection.features(r["model"], texts, r["head"], windows.take(te_f))
-    shipped = injection.CHUNK_MIN_DOC_WORDS
     for n in a.chunks:
-        injection.CHUNK_MIN_DOC_WORDS = n  # experiment only: the module constant the stage uses
         line(f"texts > {n} words also in {n}-word chunks", injection.window_scores(
-            r["model"], r["comb"], r["head"], texts, whole=whole, words=n,
+            r["model"], r["comb"], r["head"], texts, whole=whole, words=n, min_doc_words=n,
             min_words=min(injection.CHUNK_MIN_WORDS, n // 3)))
-    injection.CHUNK_MIN_DOC_WORDS = shipped
 
 
 if __name__ == "__main__":

@@ -343,12 +343,14 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 
 def chunks(text: str, words: int | None = None, min_words: int | None = None,
-           max_chunks: int | None = None) -> list[str]:
-    """The chunks of a long text that ``window_scores`` scores (see CHUNK_WORDS); [] for a short text."""
+           max_chunks: int | None = None, min_doc_words: int | None = None) -> list[str]:
+    """The chunks of a long text that ``window_scores`` scores (see CHUNK_WORDS); [] for a text of at most
+    ``min_doc_words`` (default CHUNK_MIN_DOC_WORDS) words."""
     w_max = words or CHUNK_WORDS
     w_min = CHUNK_MIN_WORDS if min_words is None else min_words
     k_max = MAX_CHUNKS if max_chunks is None else max_chunks
-    if k_max == 0 or len(text.split()) <= max(CHUNK_MIN_DOC_WORDS, w_max):
+    doc_min = CHUNK_MIN_DOC_WORDS if min_doc_words is None else min_doc_words
+    if k_max == 0 or len(text.split()) <= max(doc_min, w_max):
         return []
     out, cur, n, para = [], [], 0, False
     pos = 0
@@ -424,7 +426,7 @@ class Scorer:
             raise ValueError(f"{model_dir}/combiner.json uses features this version does not compute: {missing}; "
                              f"retrain with 'gristmill classifier train --kind injection'")
         self.columns = [names.index(n) for n in self.combiner.names]  # older models use a prefix of them
-        self.chunk_args = {}  # words / min_words / max_chunks overrides of chunks() (experiments)
+        self.chunk_args = {}  # words / min_words / max_chunks / min_doc_words overrides of chunks() (experiments)
 
     def score(self, texts: list[str]) -> np.ndarray:
         """Injection probability (see ``final_scores``)."""

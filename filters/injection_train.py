@@ -98,6 +98,15 @@ def rebuild_subset(rows: list[dict]) -> list[int]:
     return [i for i, r in enumerate(rows) if int(cd._h("rebuild" + r["group"]), 16) % REBUILD_GROUP_SHARE == 0]
 
 
+def family_split(rows: list[dict], tr: list[int], te: list[int], fam: str) -> tuple[list[int], list[int]]:
+    """Attack family ``fam`` held out: train = the training split without that family; test = the test split's
+    benign rows and every row of the family that is scored (not its planted instructions, ``use: train``)."""
+    held = lambda i: rows[i]["label"] == 1 and rows[i]["kind"] == fam
+    return ([i for i in tr if not held(i)],
+            [i for i in te if rows[i]["label"] == 0]
+            + [i for i in range(len(rows)) if held(i) and rows[i].get("use") != "train"])
+
+
 def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = None, families: bool = True,
                     root: str = cd.DEFAULT_DATA, embeddings: bool = True, max_windows: int | None = None,
                     log=print, windows=None) -> dict:
@@ -132,10 +141,7 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
     if families:
         fams = sorted({x["kind"] for x in rows if x["label"] == 1})
         for fam in fams:
-            # train: benign train groups + every other family; test: benign test groups + this family
-            tr_f = [i for i in tr if not (rows[i]["label"] == 1 and rows[i]["kind"] == fam)]
-            te_f = [i for i in te if rows[i]["label"] == 0] + [
-                i for i in range(len(rows)) if rows[i]["label"] == 1 and rows[i]["kind"] == fam and rows[i].get("use") != "train"]
+            tr_f, te_f = family_split(rows, tr, te, fam)
             rf = _fit_score(rows, tr_f, te_f, ft_params, windows, max_windows)
             lofo[fam] = _metrics(rf)
             t1 = lofo[fam]["combined"]["threshold_at_1pct_fpr"]
