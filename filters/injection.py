@@ -218,7 +218,7 @@ class Model:
 
     @classmethod
     def load(cls, model_dir: str) -> "Model":
-        """Loads the parts ``combiner.json`` names (with the MiniLM encoder and the SmolLM2 file they need)."""
+        """Loads the parts ``combiner.json`` names (the encoders they read are loaded by ``Scorer``)."""
         comb = Combiner.load(os.path.join(model_dir, "combiner.json"))
         m = cls(ftm.load(os.path.join(model_dir, "fasttext.ftz")), comb)
         if EMB_FEATURE in comb.names:
@@ -386,12 +386,13 @@ class EmbeddingHead:
 # A second head on another model's view of the text: SmolLM2-135M (the LLM-text detector's pretrained LM,
 # filters/gguf_lm.py), the mean of its residual stream after LM_LAYERS of its 30 blocks over the first LM_TOKENS
 # tokens of the depadded text. A middle layer holds what kind of text this is (an order to a model, a question,
-# prose) more than which word comes next. Measured leave-one-family-out beside the MiniLM head (whole texts,
-# recall at 1% FPR over every benign kind; RESULTS.md, "Injection, eighth pass"): every held-out family gained
-# 0.03-0.10 (hijacking 0.593 -> 0.649, direct hijacks 0.757 -> 0.835, jailbreaks 0.483 -> 0.578); layer 20 beat 12
-# and 16, 128 tokens did as well as 256, and hijacking gained only on the depadded text (not the LLM detector's
-# normalized text, so the two stages cannot share one pass). Chunks of long texts are scored without it
-# (``chunk_comb``): 32 LM passes per long page would cost more than the rest of the stage together.
+# prose) more than which word comes next. Chosen leave-one-family-out beside the MiniLM head (RESULTS.md,
+# "Injection, eighth pass"): layer 20 beat 12 and 16, 128 tokens did as well as 256, and hijacking gained only
+# on the depadded text (not the LLM detector's normalized text, so the two stages cannot share one pass). Shipped
+# (card.json, recall at 1% FPR over every benign kind, "Injection, ninth pass"): seven of eight unseen families
+# gained 0.03-0.12 (extraction 0.843 -> 0.958, jailbreaks 0.612 -> 0.693, hijacking 0.593 -> 0.649), non-English
+# lost 0.007. Chunks of long texts are scored without it (``chunk_comb``): 32 LM passes per long page would cost
+# more than the rest of the stage together. ~0.25 s per text on a CPU core without bf16 units.
 LM_FEATURE = "lm_logit"
 LM_HEAD_FILE = "lm_head.json"
 CHUNK_COMBINER_FILE = "chunk_combiner.json"
@@ -402,7 +403,7 @@ LM_TOKENS = 128
 class LMHead(EmbeddingHead):
     """The SmolLM2 head: one "window" per text, its residual mean (see LM_LAYERS)."""
 
-    def __init__(self, lr: Combiner, max_windows: int = 1):
+    def __init__(self, lr: Combiner, max_windows: int = 1):  # (EmbeddingHead.fit passes max_windows: one here)
         super().__init__(lr, 1)
 
     @staticmethod

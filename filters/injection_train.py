@@ -1,15 +1,16 @@
-"""Training and held-out evaluation of the injection detector with its sentence-embedding head.
+"""Training and held-out evaluation of the injection detector with its two embedding heads.
 
 Random group split for the shipped model, then each attack family held out in turn (the card layout of
-filters/classifier_train.py), with the all-MiniLM-L6-v2 head of filters/injection.py. Families are the
+filters/classifier_train.py), with the all-MiniLM-L6-v2 and SmolLM2 heads of filters/injection.py. Families are the
 attack rows' ``kind``: the shared data's Tensor Trust ``hijacking`` and ``prompt_extraction`` and the public
 ``jailbreak`` and ``sysprompt_extraction`` sets (filters/data/public_attacks.jsonl.gz), and ``indirect_injection``,
 ``multilingual_injection``, ``direct_hijack`` and ``exfiltration`` (filters/data/indirect_attacks.jsonl.gz). (Weighting every
 family equally instead of every row was tried: extraction held out gained, hijacking and jailbreaks held out
 lost against the TREC questions, and a 2-word question scored 0.99; not kept.)
-The encoder is pretrained and frozen, so every row's window embeddings are computed once (the slow step:
-~16,800 rows in ~5.5 min on 2 cores in float32, without bf16 units) and every split only fits logistic regressions on
-them. ``embeddings=False`` trains the earlier recipe (fastText + signals), for comparison.
+The encoders are pretrained and frozen, so every row's embeddings are computed once (the slow steps: ~16,800
+rows in ~5.5 min with MiniLM and ~1 h with SmolLM2 on 2 cores in float32, without bf16 units; SmolLM2 takes 11 s
+on an H200, ``device``) and every split only fits logistic regressions on them. ``embeddings=False`` and
+``lm=False`` train the earlier recipes, for comparison.
 """
 from __future__ import annotations
 
