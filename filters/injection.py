@@ -390,7 +390,7 @@ class EmbeddingHead:
 # "Injection, eighth pass"): layer 20 beat 12 and 16, 128 tokens did as well as 256, and hijacking gained only
 # on the depadded text (not the LLM detector's normalized text, so the two stages cannot share one pass). Shipped
 # (card.json, recall at 1% FPR over every benign kind, "Injection, ninth pass"): seven of eight unseen families
-# gained 0.03-0.12 (extraction 0.843 -> 0.958, jailbreaks 0.612 -> 0.693, hijacking 0.593 -> 0.649), non-English
+# gained 0.02-0.12 (extraction 0.843 -> 0.958, jailbreaks 0.612 -> 0.693, hijacking 0.593 -> 0.649), non-English
 # lost 0.007. Chunks of long texts are scored without it (``chunk_comb``): 32 LM passes per long page would cost
 # more than the rest of the stage together. ~0.25 s per text on a CPU core without bf16 units.
 LM_FEATURE = "lm_logit"
