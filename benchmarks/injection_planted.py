@@ -5,7 +5,8 @@ instructions planted in articles, resumes, emails and tool output), then scores,
 threshold: the injected documents whole (the shipped score) and their planted instructions alone (the spans that
 training would use, ``classifier_data.planted_span``); then the documents scored with shorter chunks (a text of
 more than N words also scored in N-word chunks, the highest score kept), each score at its own 1%-FPR
-threshold. Results: benchmarks/RESULTS.md ("Injection, eighth pass").
+threshold. Results: benchmarks/RESULTS.md ("Injection, eighth pass"; with the shipped model, "Planted instructions
+with the shipped model").
 
     flock /tmp/gristmill-bench.lock python3 benchmarks/injection_planted.py --chunks 60 40
 

@@ -264,7 +264,7 @@ def residual_means(lm: LlamaLM, texts: list[str], layers: int, max_tokens: int, 
             idx = [i for i in order[b:b + batch] if len(enc[i]) > 1]
             if not idx:
                 continue
-            T = -(-max(len(enc[i]) for i in idx) // 32) * 32
+            T = -(-(max(len(enc[i]) for i in idx) - 1) // 32) * 32 + 1  # BOS + 32k: 129 for a full text
             x = torch.zeros((len(idx), T), dtype=torch.long)
             m = torch.zeros((len(idx), T, 1), dtype=torch.float32)
             for j, i in enumerate(idx):
