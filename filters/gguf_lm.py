@@ -222,10 +222,19 @@ def _vocab_stats(logits, tgt, chunk: int = 16):
     return [torch.cat(z) for z in zip(*out)]
 
 
+def _padded(torch, enc: list[list[int]], idx: list[int]):
+    """(len(idx), 32k + 1) int64: the token ids of texts ``idx`` (BOS first), zero-padded on the right to BOS + a
+    multiple of 32 (129 for a full 128-token text), so the CPU kernels see few distinct shapes."""
+    x = torch.zeros((len(idx), -(-(max(len(enc[i]) for i in idx) - 1) // 32) * 32 + 1), dtype=torch.long)
+    for j, i in enumerate(idx):
+        x[j, :len(enc[i])] = torch.tensor(enc[i])
+    return x
+
+
 def token_stats(lm: LlamaLM, texts: list[str], max_tokens: int = MAX_TOKENS, batch: int = 8) -> list[np.ndarray]:
     """Per text, a (4, n) float64 array over its first ``max_tokens`` tokens: log p(x_t), entropy H_t of
-    the predicted distribution, Var_t[log p] and the rank of x_t. Texts of similar length are batched;
-    lengths are padded up to a multiple of 32 so the CPU kernels see few distinct shapes."""
+    the predicted distribution, Var_t[log p] and the rank of x_t. Texts of similar length are batched
+    (``_padded``)."""
     torch = lm.torch
     enc = lm.encode(texts, max_tokens)
     out = [np.zeros((4, 0))] * len(texts)
@@ -233,14 +242,10 @@ def token_stats(lm: LlamaLM, texts: list[str], max_tokens: int = MAX_TOKENS, bat
     with torch.inference_mode():
         for b in range(0, len(order), batch):
             idx = order[b:b + batch]
-            n_max = max(len(enc[i]) for i in idx) - 1
-            if n_max < 1:
+            if max(len(enc[i]) for i in idx) < 2:
                 continue
-            T = -(-n_max // 32) * 32 + 1
-            x = torch.zeros((len(idx), T), dtype=torch.long)
-            for j, i in enumerate(idx):
-                x[j, :len(enc[i])] = torch.tensor(enc[i])
-            x = x.to(lm.device)
+            x = _padded(torch, enc, idx).to(lm.device)
+            T = x.shape[1]
             h = lm.hidden(x[:, :-1])
             logits = torch.nn.functional.linear(h, lm.w["output.weight"]).reshape(-1, lm.vocab)
             stats = _vocab_stats(logits, x[:, 1:].reshape(-1))
@@ -264,11 +269,9 @@ def residual_means(lm: LlamaLM, texts: list[str], layers: int, max_tokens: int, 
             idx = [i for i in order[b:b + batch] if len(enc[i]) > 1]
             if not idx:
                 continue
-            T = -(-(max(len(enc[i]) for i in idx) - 1) // 32) * 32 + 1  # BOS + 32k: 129 for a full text
-            x = torch.zeros((len(idx), T), dtype=torch.long)
-            m = torch.zeros((len(idx), T, 1), dtype=torch.float32)
+            x = _padded(torch, enc, idx)
+            m = torch.zeros((len(idx), x.shape[1], 1), dtype=torch.float32)
             for j, i in enumerate(idx):
-                x[j, :len(enc[i])] = torch.tensor(enc[i])
                 m[j, 1:len(enc[i])] = 1.0
             h = lm.hidden(x.to(lm.device), layers).float().cpu()
             out[idx] = ((h * m).sum(1) / m.sum(1)).numpy()
