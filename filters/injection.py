@@ -391,8 +391,8 @@ class EmbeddingHead:
 # on the depadded text (not the LLM detector's normalized text, so the two stages cannot share one pass). Shipped
 # (card.json, recall at 1% FPR over every benign kind, "Injection, ninth pass"): seven of eight unseen families
 # gained 0.02-0.12 (extraction 0.843 -> 0.958, jailbreaks 0.612 -> 0.693, hijacking 0.593 -> 0.649), non-English
-# lost 0.007. Chunks of long texts are scored without it (``chunk_comb``): 32 LM passes per long page would cost
-# more than the rest of the stage together. ~0.25 s per text on a CPU core without bf16 units.
+# lost 0.007. Chunks of long texts are scored without it (``chunk_comb``), except each text's highest chunk
+# (``window_scores``). ~0.25 s per text on a CPU core without bf16 units.
 LM_FEATURE = "lm_logit"
 LM_HEAD_FILE = "lm_head.json"
 CHUNK_COMBINER_FILE = "chunk_combiner.json"
@@ -440,6 +440,12 @@ class LMHead(EmbeddingHead):
 # 60/100/150-word chunks measured alike, a 30-word paragraph minimum missed most single-sentence payloads.
 # Texts of 150-400 words are not chunked: their chunks put long defender prompts (instructions to a model by
 # nature) at 12.6% above 0.9; with 400, 3.9% (whole text only: 1.7%). Cost: ~6x slower on long pages.
+# With the SmolLM2 head, chunks are scored without it (``chunk_comb``; 32 LM passes per page would cost more than
+# the rest of the stage) and only each text's highest chunk is scored again with it, by the whole-text combiner;
+# that score stands for the text's chunks. Measured leave-one-family-out (RESULTS.md, "Injection, tenth pass";
+# recall at 1% FPR over every benign kind): hijacking 0.649 -> 0.675, non-English 0.119 -> 0.137, jailbreak
+# 0.693 -> 0.699, planted 0.231 -> 0.237, the other four unchanged, the random split 0.903 -> 0.899 (1 row); the
+# LM on every chunk instead of the top one scored the same. Cost: one more LM pass (~100 words) per long text.
 CHUNK_WORDS = 100
 CHUNK_MIN_WORDS = 12
 CHUNK_MIN_DOC_WORDS = 400
@@ -491,10 +497,12 @@ def chunks(text: str, words: int | None = None, min_words: int | None = None,
 
 
 def window_scores(m: Model, texts: list[str], windows: "Windows | None" = None, lm_windows: "Windows | None" = None,
-                  whole=None, **chunk_args) -> np.ndarray:
+                  whole=None, lm=None, **chunk_args) -> np.ndarray:
     """The shipped score: per text, the highest of the whole text's score and its ``chunks``' (all texts' chunks
-    scored in one batch, by ``m.chunk_comb`` where the model has one). ``windows`` / ``lm_windows``: the whole
-    texts' precomputed embeddings; ``whole``: their ``features`` output, when the caller has it already."""
+    scored in one batch). With the SmolLM2 head, every chunk is scored by ``m.chunk_comb`` (without it) and only
+    each text's highest chunk is scored again with it, by ``m.comb``, and counts (see CHUNK_WORDS).
+    ``windows`` / ``lm_windows``: the whole texts' precomputed embeddings; ``whole``: their ``features`` output,
+    when the caller has it already; ``lm``: the LM for the top chunks (default: ``gguf_lm.load()``, the CPU)."""
     _, X, depadded = whole if whole is not None else features(m, texts, windows, lm_windows)
     s = m.scores(X, depadded)
     parts, owner = [], []
@@ -502,9 +510,19 @@ def window_scores(m: Model, texts: list[str], windows: "Windows | None" = None, 
         c = chunks(t, **chunk_args)
         parts += c
         owner += [i] * len(c)
-    if parts:
-        _, Xc, dc = features(m, parts, chunk=True)
-        np.maximum.at(s, np.array(owner), m.scores(Xc, dc, chunk=True))
+    if not parts:
+        return s
+    owner = np.array(owner)
+    _, Xc, dc = features(m, parts, chunk=True)
+    sc = m.scores(Xc, dc, chunk=True)
+    if m.lm_head is None:
+        np.maximum.at(s, owner, sc)
+        return s
+    # each text's highest chunk (the first of equals): owners ascending, then score descending
+    order = np.lexsort((np.arange(len(sc)), -sc, owner))
+    top = order[np.r_[True, owner[order][1:] != owner[order][:-1]]]
+    lm_logit = m.lm_head.logit(LMHead.encode([dc[k] for k in top], lm))
+    np.maximum.at(s, owner[top], m.scores(np.hstack([Xc[top], lm_logit[:, None]]), [dc[k] for k in top]))
     return s
 
 

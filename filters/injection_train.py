@@ -50,7 +50,7 @@ def _take(windows, idx):
     return None if windows is None else windows.take(idx)
 
 
-def _fit_score(rows, tr, te, ft_params, windows, max_windows=None, lm_windows=None):
+def _fit_score(rows, tr, te, ft_params, windows, max_windows=None, lm_windows=None, lm=None):
     from filters import injection
 
     y = np.array([r["label"] for r in rows])
@@ -60,8 +60,9 @@ def _fit_score(rows, tr, te, ft_params, windows, max_windows=None, lm_windows=No
     texts_te = [rows[i]["text"] for i in te]
     whole = injection.features(m, texts_te, _take(windows, te), _take(lm_windows, te))
     ft, X, _ = whole
-    # the shipped score (Scorer.score): whole text and, for long texts, its chunks; ft / emb / lm: whole text only
-    out = {"m": m, "y": y[te], "ft": ft, "s": injection.window_scores(m, texts_te, whole=whole)}
+    # the shipped score (Scorer.score): whole text and, for long texts, its chunks (their top one under ``lm``, the
+    # LM that computed ``lm_windows``; None: the scorer's, on the CPU); ft / emb / lm: whole text only
+    out = {"m": m, "y": y[te], "ft": ft, "s": injection.window_scores(m, texts_te, whole=whole, lm=lm)}
     names = m.names()
     for key, name in (("emb", injection.EMB_FEATURE), ("lm", injection.LM_FEATURE)):
         if name in names:
@@ -160,6 +161,7 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
         windows = injection.Windows.of([injection.depad(r["text"]) for r in rows], max_windows,
                                        encoder=embed.shared(threads=os.cpu_count() or 1))
         log(f"injection: embedded {len(rows)} rows ({len(windows.emb)} windows) in {time.time() - t0:.0f} s")
+    model = None  # the LM of the top chunks (window_scores): the rows' own when computed here, else the CPU's
     if lm and lm_windows is None:
         lm_windows, model = lm_windows_of(rows, device, log)
         lm_info = lm_params(model)
@@ -169,7 +171,7 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
         raise ValueError("'lm_info' is required with 'lm_windows': the card records how they were computed "
                          "(lm_windows_of returns the LM to pass to lm_params)")
     tr, te = cd.split_by_group(rows, 0.2, salt="injection")  # planted instructions train, their documents are scored
-    r = _fit_score(rows, tr, te, ft_params, windows, max_windows, lm_windows)
+    r = _fit_score(rows, tr, te, ft_params, windows, max_windows, lm_windows, model)
     heldout = _metrics(r)
     thr = injection.DEFAULT_CONFIG["threshold"]
     heldout["fpr_by_benign_kind_at_0.5"] = _fpr_by_kind(rows, te, r["s"], r["y"], 0.5)
@@ -184,7 +186,7 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
         fams = sorted({x["kind"] for x in rows if x["label"] == 1})
         for fam in fams:
             tr_f, te_f = family_split(rows, tr, te, fam)
-            rf = _fit_score(rows, tr_f, te_f, ft_params, windows, max_windows, lm_windows)
+            rf = _fit_score(rows, tr_f, te_f, ft_params, windows, max_windows, lm_windows, model)
             lofo[fam] = _metrics(rf)
             t1 = lofo[fam]["combined"]["threshold_at_1pct_fpr"]
             lofo[fam]["combined"]["fpr_by_benign_kind_at_1pct_fpr"] = _fpr_by_kind(

@@ -277,3 +277,16 @@ def test_injection_paragraph_hidden_in_a_long_page_is_caught():
         assert (v.reason == "poison.injection") == dropped, (max_chunks, v)
     with pytest.raises(ValueError, match="'injection.max_chunks' must be an integer"):
         injection.stage({"max_chunks": 2.5})
+    # With the SmolLM2 head, the page's chunk score is its top chunk's (by the chunk combiner, without the LM)
+    # scored again as a text of its own by the whole model, LM head included; the other chunks do not count.
+    m = sc.m
+    assert m.lm_head is not None
+    parts = injection.chunks(planted)
+    _, Xc, dc = injection.features(m, parts, chunk=True)
+    top = int(np.argmax(m.scores(Xc, dc, chunk=True)))
+    assert attack in parts[top]
+    _, Xw, dw = injection.features(m, [planted])
+    _, Xt, dt = injection.features(m, [parts[top]])
+    assert m.scores(Xw, dw)[0] < 0.5
+    sc.chunk_args = {}
+    assert sc.score([planted])[0] == pytest.approx(m.scores(Xt, dt)[0], abs=1e-4)
