@@ -444,7 +444,7 @@ class LMHead(EmbeddingHead):
 # the rest of the stage) and only each text's highest chunk is scored again with it, by the whole-text combiner;
 # that score stands for the text's chunks. Measured leave-one-family-out (RESULTS.md, "Injection, tenth pass";
 # recall at 1% FPR over every benign kind): hijacking 0.649 -> 0.675, non-English 0.119 -> 0.137, jailbreak
-# 0.693 -> 0.699, planted 0.231 -> 0.237, the other four unchanged, the random split 0.903 -> 0.899 (1 row); the
+# 0.693 -> 0.699, planted 0.231 -> 0.237, the other four unchanged, the random split 0.903 -> 0.900; the
 # LM on every chunk instead of the top one scored the same. Cost: one more LM pass (~100 words) per long text.
 CHUNK_WORDS = 100
 CHUNK_MIN_WORDS = 12
