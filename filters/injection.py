@@ -521,8 +521,9 @@ def window_scores(m: Model, texts: list[str], windows: "Windows | None" = None, 
     # each text's highest chunk (the first of equals): owners ascending, then score descending
     order = np.lexsort((np.arange(len(sc)), -sc, owner))
     top = order[np.r_[True, owner[order][1:] != owner[order][:-1]]]
-    lm_logit = m.lm_head.logit(LMHead.encode([dc[k] for k in top], lm))
-    np.maximum.at(s, owner[top], m.scores(np.hstack([Xc[top], lm_logit[:, None]]), [dc[k] for k in top]))
+    dt = [dc[k] for k in top]
+    lm_logit = m.lm_head.logit(LMHead.encode(dt, lm))
+    np.maximum.at(s, owner[top], m.scores(np.hstack([Xc[top], lm_logit[:, None]]), dt))
     return s
 
 

@@ -285,8 +285,6 @@ def test_injection_paragraph_hidden_in_a_long_page_is_caught():
     _, Xc, dc = injection.features(m, parts, chunk=True)
     top = int(np.argmax(m.scores(Xc, dc, chunk=True)))
     assert attack in parts[top]
-    _, Xw, dw = injection.features(m, [planted])
-    _, Xt, dt = injection.features(m, [parts[top]])
-    assert m.scores(Xw, dw)[0] < 0.5
+    _, Xt, dt = injection.features(m, [parts[top]])  # (the whole page alone scores < 0.5: asserted above)
     sc.chunk_args = {}
     assert sc.score([planted])[0] == pytest.approx(m.scores(Xt, dt)[0], abs=1e-4)
