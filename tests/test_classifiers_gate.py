@@ -81,9 +81,14 @@ def test_gate_injection_on_real_pages():
 
 @pytest.mark.slow
 def test_gate_llm():
-    data = rows("gate_llm.jsonl")
+    """The committed detector as the curate stage runs it (CPU, one thread, float32 on a CPU without bf16 units), on a
+    quarter of the gate fixture (40 of 160 held-out rows, every fourth): reading each text with two LMs (Gemma-3-270M
+    at ~3x SmolLM2's cost) the whole fixture would take ~13 min of the suite's 15. The card's leave-one-out floors
+    (test_committed_cards_generalization_floors) are the finer check."""
+    data = rows("gate_llm.jsonl")[::4]
     m = ftm.metrics(llm_text.Detector().score([r["text"] for r in data]), [r["label"] for r in data])
-    assert m["auroc"] >= 0.92, m  # 0.936 with the signed combiner (llm_text.SIGNS; CPU, float32); 0.944 with the free one before it (0.930 scoring from token 0, 0.857 before the pretrained LM); the target is 0.95, see README
+    # measured on these 40 rows (CPU, float32): 0.910; SmolLM2 alone 0.873 (0.936 on all 160 rows); the target is 0.95
+    assert m["auroc"] >= 0.88, m
 
 
 def test_committed_cards_generalization_floors():
@@ -91,12 +96,15 @@ def test_committed_cards_generalization_floors():
     gen, shipped = llm["generalization"], llm["params"]["feature_set"]
     assert len([s for s in gen if s.startswith("generator=")]) == 6 and len([s for s in gen if s.startswith("domain=")]) == 3
     for split, by_fs in gen.items():
-        # measured >= 0.870 / >= 0.861 with the predictability weights held to their direction (llm_text.SIGNS; free:
-        # >= 0.848 / >= 0.887, but 0.731 on GPT-3.5/4 text against 0.863 now); from token 0: >= 0.825 / >= 0.852;
-        # before the pretrained LM: >= 0.820 / >= 0.700
-        floor = 0.85 if split.startswith("generator=") else 0.845
+        # measured >= 0.882 / >= 0.892 with Gemma-3-270M beside SmolLM2 (SmolLM2 alone: >= 0.870 / >= 0.861 with the
+        # predictability weights held to their direction, llm_text.SIGNS; free: >= 0.848 / >= 0.887, but 0.731 on
+        # GPT-3.5/4 text against 0.863 signed and 0.886 with Gemma); from token 0: >= 0.825 / >= 0.852; before the
+        # pretrained LMs: >= 0.820 / >= 0.700
+        floor = 0.87 if split.startswith("generator=") else 0.88
         assert by_fs[shipped]["auroc"] >= floor, (split, by_fs[shipped])
         assert by_fs[shipped]["auroc"] >= by_fs["fasttext"]["auroc"], split  # the baseline it must beat
+        # the second LM must add to the first on every split (it did by 0.008-0.034), not only on average
+        assert by_fs[shipped]["auroc"] > by_fs["plm+ref+style"]["auroc"], split
     inj = card("injection")
     lofo = inj["leave_one_family_out"]
     assert set(lofo) == {"hijacking", "prompt_extraction", "jailbreak", "sysprompt_extraction", "indirect_injection",
