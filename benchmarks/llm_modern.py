@@ -98,7 +98,9 @@ def main(argv=None) -> None:
     rows = load(a.sdist)
     det = llm_text.Detector(a.model or llm_text.DEFAULT_MODEL_DIR)
     if a.device != "cpu":
-        det.plm.to(a.device)  # the same weights and features; only the matrix products move
+        for lm in (det.plm, det.gplm):  # SmolLM2 and Gemma: the same weights and features; only the products move
+            if lm is not None:
+                lm.to(a.device)
     result = {"machine": machine(), "date": datetime.date.today().isoformat(),
               "command": "python3 benchmarks/llm_modern.py " + " ".join(argv or sys.argv[1:]), "variants": {}}
     variants = {"as published": [r["text"] for r in rows]}
