@@ -98,9 +98,8 @@ def main(argv=None) -> None:
     rows = load(a.sdist)
     det = llm_text.Detector(a.model or llm_text.DEFAULT_MODEL_DIR)
     if a.device != "cpu":
-        for lm in (det.plm, det.gplm):  # SmolLM2 and Gemma: the same weights and features; only the products move
-            if lm is not None:
-                lm.to(a.device)
+        for lm, _, _ in det.pretrained.values():  # SmolLM2 and Gemma: the same weights and features; only the products move
+            lm.to(a.device)
     result = {"machine": machine(), "date": datetime.date.today().isoformat(),
               "command": "python3 benchmarks/llm_modern.py " + " ".join(argv or sys.argv[1:]), "variants": {}}
     variants = {"as published": [r["text"] for r in rows]}

@@ -139,18 +139,16 @@ def plm_matrix(rows: list[dict], plm, max_tokens: int | None = None, threads: in
         torch.set_num_threads(before)
 
 
-def _fit_score_llm(rows, tr, te, lmf, stf, feature_set, ft_params, reff=None, plmf=None, gplmf=None):
+def _fit_score_llm(rows, tr, te, feats: dict, feature_set, ft_params):
+    """Fit on rows ``tr`` and score rows ``te``; ``feats``: part -> matrix over every row (llm_text.assemble)."""
     from filters import llm_text
 
     y = np.array([r["label"] for r in rows])
     tr = cd.shuffled(tr, rows)
-    pick = lambda a, idx: None if a is None else a[idx]
-    model, comb = llm_text.fit(_idx(rows, tr), y[tr], _idx(rows, tr, "group"), pick(lmf, tr), stf[tr],
-                               feature_set, ft_params, ref_feats=pick(reff, tr), plm_feats=pick(plmf, tr),
-                               gplm_feats=pick(gplmf, tr))
+    pick = lambda idx: {p: None if a is None else a[idx] for p, a in feats.items()}
+    model, comb = llm_text.fit(_idx(rows, tr), y[tr], _idx(rows, tr, "group"), pick(tr), feature_set, ft_params)
     ft = ftm.predict(model, _idx(rows, te)) if model is not None else None
-    s = comb.predict(llm_text.assemble(feature_set, ft, pick(lmf, te), stf[te], pick(reff, te), pick(plmf, te),
-                                       pick(gplmf, te)))
+    s = comb.predict(llm_text.assemble(feature_set, {**pick(te), "ft_prob": ft}))
     return model, comb, s, y[te]
 
 
@@ -173,22 +171,23 @@ def llm_splits(rows: list[dict]) -> dict[str, tuple[list[int], list[int]]]:
     return splits
 
 
-def evaluate_llm_split(rows, name, ref_lm, stf=None, feature_sets=("all",), ft_params=None, steps=300,
-                       device="cpu", reff=None, plmf=None, gplmf=None) -> dict:
-    """One generalization split: {feature_set: metrics}. The LM pair (sets using "lm") is fine-tuned
-    inside the split; reference-LM features (``reff``, computed once) need no fitting."""
+def evaluate_llm_split(rows, name, ref_lm, feats: dict, feature_sets=("all",), ft_params=None, steps=300,
+                       device="cpu") -> dict:
+    """One generalization split: {feature_set: metrics}. ``feats``: the parts computed once for every row (style,
+    ref, the pretrained LMs); the fine-tuned LM pair (sets using "lm") is fitted inside the split."""
     from filters import llm_text
 
     tr, te = llm_splits(rows)[name]
-    lmf = None
+    feats = dict(feats)
     if any(llm_text.uses(fs, "lm") for fs in feature_sets):
-        lmf, _ = crossfit_lm_features(rows, tr, te, ref_lm, steps, device)
-    if reff is None and any(llm_text.uses(fs, "ref") for fs in feature_sets):
-        reff = ref_matrix(rows, ref_lm, device)
-    stf = style_matrix(rows) if stf is None else stf
+        feats["lm"], _ = crossfit_lm_features(rows, tr, te, ref_lm, steps, device)
+    if feats.get("ref") is None and any(llm_text.uses(fs, "ref") for fs in feature_sets):
+        feats["ref"] = ref_matrix(rows, ref_lm, device)
+    if feats.get("style") is None:
+        feats["style"] = style_matrix(rows)
     out = {}
     for fs in feature_sets:
-        _, _, s, y = _fit_score_llm(rows, tr, te, lmf, stf, fs, ft_params, reff, plmf, gplmf)
+        _, _, s, y = _fit_score_llm(rows, tr, te, feats, fs, ft_params)
         out[fs] = ftm.metrics(s, y)
     return out
 
@@ -211,29 +210,30 @@ def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str
     ref = charlm.load(ref_lm_path)
     splits = llm_splits(rows)
     tr, te = splits["random_group"]
-    pair, lmf, reff = None, None, None
+    pair, feats = None, {}
     if llm_text.uses(feature_set, "lm"):
-        lmf, pair = crossfit_lm_features(rows, tr, te, ref, steps, device)
+        feats["lm"], pair = crossfit_lm_features(rows, tr, te, ref, steps, device)
     if llm_text.uses(feature_set, "ref") or (generalization and any(llm_text.uses(f, "ref") for f in feature_sets)):
-        reff = ref_matrix(rows, ref, device)
+        feats["ref"] = ref_matrix(rows, ref, device)
     if generalization:
         feature_sets = tuple(dict.fromkeys((*feature_sets, feature_set)))  # the shipped set is always measured
-    from filters import gemma_lm, gguf_lm
+    from filters import gguf_lm
 
     plm_tokens = plm_tokens or gguf_lm.MAX_TOKENS
     plm_skip = gguf_lm.SKIP_TOKENS if plm_skip is None else plm_skip
-    lms = {}  # part -> (module, LM, features of every row): SmolLM2 ("plm") and Gemma-3-270M ("gplm"), read alike
-    for part, mod in (("plm", gguf_lm), ("gplm", gemma_lm)):
+    lms = {}  # part -> (module, LM): SmolLM2 ("plm") and Gemma-3-270M ("gplm"), read alike
+    for part in llm_text.PRETRAINED:
         if llm_text.uses(feature_set, part) or (generalization and any(llm_text.uses(f, part) for f in feature_sets)):
+            mod = llm_text.pretrained_module(part)
             lm = mod.load()
             if device != "cpu":  # a private float32 copy: the cached CPU one stays on the CPU
                 import torch
 
                 lm = type(lm)(lm.path, dtype=torch.float32).to(device)
-            lms[part] = (mod, lm, plm_matrix(rows, lm, plm_tokens, skip=plm_skip))
-    plmf, gplmf = (lms[p][2] if p in lms else None for p in ("plm", "gplm"))
-    stf = style_matrix(rows)
-    model, comb, s, y = _fit_score_llm(rows, tr, te, lmf, stf, feature_set, ft_params, reff, plmf, gplmf)
+            lms[part] = (mod, lm)
+            feats[part] = plm_matrix(rows, lm, plm_tokens, skip=plm_skip)
+    feats["style"] = style_matrix(rows)
+    model, comb, s, y = _fit_score_llm(rows, tr, te, feats, feature_set, ft_params)
     heldout = ftm.metrics(s, y)
     doms = np.array([rows[i]["domain"] for i in te])
     heldout["human_fpr_by_domain_at_0.5"] = {d: round(float(np.mean(s[(doms == d) & (y == 0)] >= 0.5)), 4)
@@ -245,8 +245,8 @@ def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str
     if generalization:
         for name in splits:
             if name != "random_group":
-                gen[name] = evaluate_llm_split(rows, name, ref, stf, feature_sets, ft_params, steps, device, reff,
-                                               plmf, gplmf)
+                gen[name] = evaluate_llm_split(rows, name, ref, {p: feats[p] for p in feats if p != "lm"},
+                                               feature_sets, ft_params, steps, device)
     os.makedirs(out_dir, exist_ok=True)
     for f in (*llm_text.LM_FILES, llm_text.REF_LM_FILE, "fasttext.ftz"):  # no stale file from another recipe
         if os.path.exists(os.path.join(out_dir, f)):
@@ -257,14 +257,14 @@ def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str
     if pair is not None:
         for lm, fname in zip(pair, llm_text.LM_FILES):
             charlm.save(lm, os.path.join(out_dir, fname), {"finetune_steps": steps})
-    if reff is not None and llm_text.uses(feature_set, "ref"):
+    if llm_text.uses(feature_set, "ref"):
         shutil.copyfile(ref_lm_path, os.path.join(out_dir, llm_text.REF_LM_FILE))
     params = {"feature_set": feature_set, "fasttext": {**ftm.DEFAULT_PARAMS, **(ft_params or {})},
               "ref_lm_sha256": ftm.file_sha256(ref_lm_path), "device": device,
               "signs": llm_text.signs(feature_set)}
     if pair is not None:
         params["finetune_steps"] = steps
-    for part, (mod, lm, _) in lms.items():
+    for part, (mod, lm) in lms.items():
         if llm_text.uses(feature_set, part):
             params[part] = {"file": os.path.basename(lm.path), "sha256": ftm.file_sha256(lm.path),
                             "max_tokens": plm_tokens, "skip_tokens": plm_skip, "install": mod.INSTALL,

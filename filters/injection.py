@@ -37,7 +37,7 @@ from filters import fasttext_model as ftm
 from filters import unicode_anomalies
 from filters.combiner import Combiner
 from filters.options import number
-from filters.verdict import drop, keep
+from filters.verdict import drop, keep, memo_by_text
 
 STAGE = "injection"
 REASONS = {"poison.injection": "injection_score at or above the threshold: text that tries to instruct or hijack an AI model"}
@@ -558,12 +558,11 @@ def stage(config: dict):
     scorer = Scorer(cfg["model"])
     scorer.chunk_args = {"max_chunks": max_chunks}
 
-    def fn(doc: dict):
-        text = doc.get("text") or ""
+    def judge(text: str):
         s = float(scorer.score([text])[0])
         hits = int(sum(rule_hits(text).values()))
         if s >= thr:
             return drop("poison.injection", injection_score=s, ai_instruction_hits=hits)
         return keep(injection_score=s, ai_instruction_hits=hits)
 
-    return Stage(STAGE, fn, dict(COLUMNS), enforce=bool(cfg["enforce"]))
+    return Stage(STAGE, memo_by_text(judge), dict(COLUMNS), enforce=bool(cfg["enforce"]))

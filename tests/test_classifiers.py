@@ -123,6 +123,16 @@ def test_planted_instructions_train_and_their_documents_are_scored():
     assert injection_train.balanced_carriers(out, [0, 2, 4, 4]).count(0) == 3
 
 
+def test_memo_by_text_judges_each_text_once_and_forgets_the_oldest():
+    from filters.verdict import keep, memo_by_text
+
+    calls = []
+    fn = memo_by_text(lambda t: calls.append(t) or keep(n=len(calls)), items=2)
+    assert [fn({"text": t}).signals["n"] for t in ("a", "b", "a", "c", "b", "a")] == [1, 2, 1, 3, 4, 5]
+    assert calls == ["a", "b", "c", "b", "a"]  # "b" was the oldest when "c" came, "a" when "b" came back
+    assert fn({"text": None}).signals == fn({}).signals == fn({"text": ""}).signals  # no text: one text, ""
+
+
 def test_llm_stage_scores_and_names_its_column():
     assert llm_text.stage({}).enforce is False  # score-only by default (README: too many human false positives)
     st = llm_text.stage({"threshold": 0.99, "enforce": True})
@@ -130,6 +140,7 @@ def test_llm_stage_scores_and_names_its_column():
     assert set(v.signals) == {"llm_score"} and 0.0 <= v.signals["llm_score"] <= 1.0
     assert st.columns == {"llm_score": "float"}
     assert st.fn({"text": ""}).signals["llm_score"] >= 0.0  # empty text is scored, not a crash
+    assert st.fn({"text": rows("gate_llm.jsonl")[0]["text"], "url": "u2"}) is v  # a repeated text: its verdict
     with pytest.raises(ValueError, match="llm.threshold"):
         llm_text.stage({"threshold": 2})
 
@@ -300,7 +311,7 @@ def test_llm_default_recipe_trains_on_cpu_and_reloads(tmp_path):
     assert sorted(os.listdir(tmp_path / "llm")) == ["card.json", "combiner.json", "lm_ref.npz"]
     _, te = ct.llm_splits(data)["random_group"]
     det = llm_text.Detector(str(tmp_path / "llm"))
-    assert det.plm_tokens == 16 and det.plm_skip == 4 and det.gplm_tokens == 16 and det.gplm_skip == 4
+    assert {p: (n, skip) for p, (_, n, skip) in det.pretrained.items()} == {"plm": (16, 4), "gplm": (16, 4)}
     s = det.score([data[i]["text"] for i in te])
     m = ftm.metrics(s, [data[i]["label"] for i in te])
     assert m["auroc"] == pytest.approx(card["heldout"]["auroc"], abs=0.01) and m["n"] == card["heldout"]["n"] > 0
