@@ -133,6 +133,14 @@ def test_memo_by_text_judges_each_text_once_and_forgets_the_oldest():
     assert fn({"text": None}).signals == fn({}).signals == fn({"text": ""}).signals  # no text: one text, ""
 
 
+def test_llm_assemble_orders_parts_and_names_a_missing_one():
+    style, plm = np.ones((2, 3)), np.zeros((2, 2))
+    X = llm_text.assemble("ft+plm+style", {"style": style, "plm": plm, "ft_prob": np.array([0.5, 0.9])})
+    assert X.shape == (2, 6) and X[0, 0] == 0.0 and X[1, 0] > 2 and (X[:, 3:] == 1).all()  # fastText as a logit
+    with pytest.raises(ValueError, match=r"needs the parts \['plm'\].*it has \['style'\]"):
+        llm_text.assemble("plm+style", {"style": style, "plm": None})
+
+
 def test_llm_stage_scores_and_names_its_column():
     assert llm_text.stage({}).enforce is False  # score-only by default (README: too many human false positives)
     st = llm_text.stage({"threshold": 0.99, "enforce": True})
