@@ -6,6 +6,7 @@ dependencies (torch, Beam) are not loaded for another.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 
 # command -> (module, function taking argv, one-line help)
@@ -42,6 +43,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gristmill: unknown command {name!r}; one of: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
     module, func, _ = COMMANDS[name]
+    progress = logging.getLogger("gristmill")  # the jobs' per-file progress lines (pipelines/dofn.py)
+    if not progress.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        progress.addHandler(handler)
+        progress.setLevel(logging.INFO)
+        progress.propagate = False  # once, even where something configured the root logger
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError as e:

@@ -7,6 +7,9 @@ with their per-file stage counts, so a rerun or a retried bundle skips the file 
 """
 from __future__ import annotations
 
+import logging
+import os
+import time
 from typing import Callable, Iterator
 
 import apache_beam as beam
@@ -20,6 +23,9 @@ from pipelines.stages import Stage, StageCounts, run_chain
 # that failed while being read; it counts its own stages in ``counts``.
 Reader = Callable[[str, StageCounts], Iterator[tuple]]
 StageFactory = Callable[[dict], list[Stage]]
+# One line per input file as it finishes (curate with the classifiers spends minutes on a file): in a Beam worker
+# process the SDK harness prints INFO logs; `gristmill` itself shows this logger's lines (pipelines/cli.py).
+log = logging.getLogger("gristmill")
 
 
 def stage_columns(stages: list[Stage], extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -58,8 +64,10 @@ class ChainFileFn(beam.DoFn):
         done, done_rej = read_done(docs_path), read_done(rej_path)
         if done and done_rej:
             Metrics.counter(self.job, "files.skipped_done").inc()
+            log.info("%s: %s already done (%d kept), skipped", self.job, os.path.basename(path), done["rows"])
             yield {"input": path, "docs": done, "rejected": done_rej, "counts": done["counts"]}
             return
+        started = time.time()
         counts = StageCounts()
         kept: list[dict] = []
         rejected: list[dict] = []
@@ -79,4 +87,6 @@ class ChainFileFn(beam.DoFn):
         for metric, n in counts.metric_items():
             Metrics.counter(self.job, metric).inc(n)
         Metrics.counter(self.job, "files.processed").inc()
+        log.info("%s: %s: %d passed, %d rejected in %.0f s", self.job, os.path.basename(path), len(kept), len(rejected),
+                 time.time() - started)
         yield {"input": path, "docs": rec, "rejected": rec_rej, "counts": counts.to_dict()}

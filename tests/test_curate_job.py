@@ -3,7 +3,9 @@ import gzip
 import hashlib
 import io
 import json
+import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -63,9 +65,14 @@ def test_report_reconciles_and_keeps_documents(two_workers):
         assert pq.read_metadata(out / o["path"]).num_rows == o["rows"]
 
 
-def test_exact_duplicates_keep_smallest_id(tmp_path):
+def test_exact_duplicates_keep_smallest_id(tmp_path, caplog):
     out = tmp_path / "o"
+    caplog.set_level(logging.INFO, logger="gristmill")
     report = curate.run(["--input", str(SAMPLE / "articles-0.warc.gz"), "--output", str(out)])
+    # the per-file progress line, with the file's counts before the cross-file exact-duplicate step
+    passed, st = len(rows(out, "docs")) + report["stages"]["exact"]["dropped"]["exact.duplicate"], report["stages"]
+    assert re.search(rf"curate: articles-0.warc.gz: {passed} passed, {st['read']['in'] - st['exact']['in']} rejected "
+                     rf"in \d+ s", caplog.text)
     dups = [r for r in rows(out, "rejected") if r["reason"] == "exact.duplicate"]
     kept = {d["id"]: d for d in rows(out, "docs")}
     assert len(dups) >= 10  # 12 mirror copies of article pages (a few may fail earlier filters)
