@@ -64,7 +64,7 @@ class ChainFileFn(beam.DoFn):
         done, done_rej = read_done(docs_path), read_done(rej_path)
         if done and done_rej:
             Metrics.counter(self.job, "files.skipped_done").inc()
-            log.info("%s: %s already done (%d kept), skipped", self.job, os.path.basename(path), done["rows"])
+            log.info("%s: %s already done (%d passed), skipped", self.job, os.path.basename(path), done["rows"])
             yield {"input": path, "docs": done, "rejected": done_rej, "counts": done["counts"]}
             return
         started = time.time()

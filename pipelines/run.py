@@ -6,6 +6,7 @@ into ./gristmill-out/, with a summary table per job and the ablation's verdicts.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -39,8 +40,6 @@ RUNNER_FLAGS = ("--runner", "--direct_num_workers", "--direct_running_mode")
 def curate_flags(beam_args: list[str], files: int) -> list[str]:
     """``beam_args`` plus, unless it already chooses a runner or workers, DirectRunner's multi-processing mode
     with min(cores, files) workers (none with one core or one file)."""
-    import os
-
     if any(a.split("=", 1)[0] in RUNNER_FLAGS for a in beam_args):
         return list(beam_args)
     workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, files)
