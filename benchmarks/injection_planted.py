@@ -11,8 +11,9 @@ with the shipped model").
     flock /tmp/gristmill-bench.lock python3 benchmarks/injection_planted.py --chunks 60 40
 
 About 10 minutes of MiniLM embedding on a 2-core CPU (every row once, one thread), then ~2 minutes per chunk
-size. The shipped recipe's SmolLM2 head needs every row's layer-20 means too: ~1 h on that CPU, seconds with
-``--device cuda``; ``--without-lm`` leaves the head out (the recipe of the table in RESULTS.md, before it shipped).
+size. The shipped recipe's Gemma head needs every row's layer-12 means and the UDHR lines' (its language
+directions) too: over an hour on that CPU, seconds with ``--device cuda``; ``--without-lm`` leaves the head out (the
+recipe of the table in RESULTS.md "Injection, eighth pass", before any LM head shipped).
 """
 from __future__ import annotations
 
@@ -36,15 +37,18 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--family", default="indirect_injection")
     ap.add_argument("--chunks", type=int, nargs="*", default=[60, 40], help="chunk sizes in words to compare")
-    ap.add_argument("--device", default="cpu", help="torch device for the SmolLM2 head's input")
-    ap.add_argument("--without-lm", action="store_true", help="no SmolLM2 head (the recipe before it shipped)")
+    ap.add_argument("--device", default="cpu", help="torch device for the Gemma head's input")
+    ap.add_argument("--without-lm", action="store_true", help="no LM head (the recipe before the ninth session)")
     a = ap.parse_args(argv)
     rows = cd.injection_rows()
     windows = injection.Windows.of([injection.depad(r["text"]) for r in rows], 1)
     tr, te = cd.split_by_group(rows, 0.2, salt="injection")
     tr_f, te_f = it.family_split(rows, tr, te, a.family)
-    lm = None if a.without_lm else it.lm_windows_of(rows, a.device)[0]
-    r = it._fit_score(rows, tr_f, te_f, None, windows, lm_windows=lm)
+    lm = basis = None
+    if not a.without_lm:  # the shipped recipe: the Gemma head reads its means without the language directions
+        lm, model = it.lm_windows_of(rows, a.device)
+        basis = it.language_basis(model)[0]
+    r = it._fit_score(rows, tr_f, te_f, None, windows, lm_windows=lm, lm_basis=basis)
     y, kinds = r["y"], np.array([rows[i]["kind"] for i in te_f])
     thr = ftm.threshold_at_fpr(r["s"], y, 0.01)
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {a.family} held out; "

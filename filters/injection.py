@@ -249,20 +249,22 @@ def features(m: Model, texts: list[str], windows: "Windows | None" = None, lm_wi
     return ft, X, depadded
 
 
-def _head_oof(cls, windows: "Windows", labels: np.ndarray, fold: np.ndarray, l2: float) -> np.ndarray:
-    """Out-of-fold logits of a head of class ``cls`` (folds ``fold``, one per text)."""
+def _head_oof(fit_head, windows: "Windows", labels: np.ndarray, fold: np.ndarray) -> np.ndarray:
+    """Out-of-fold logits of the head that ``fit_head(windows, labels)`` fits (folds ``fold``, one per text)."""
     out = np.zeros(windows.n)
     for k in np.unique(fold):
         tr, te = np.where(fold != k)[0], np.where(fold == k)[0]
-        out[te] = cls.fit(windows.take(tr), labels[tr], l2).logit(windows.take(te))
+        out[te] = fit_head(windows.take(tr), labels[tr]).logit(windows.take(te))
     return out
 
 
 def fit(texts: list[str], labels, groups: list[str], windows: "Windows | None" = None,
         ft_params: dict | None = None, folds: int = 4, l2: float = 1.0, head_l2: float | None = None,
-        max_windows: int | None = None, lm_windows: "Windows | None" = None) -> Model:
+        max_windows: int | None = None, lm_windows: "Windows | None" = None,
+        lm_basis: np.ndarray | None = None) -> Model:
     """The detector. ``windows`` = Windows.of(depadded texts) and ``lm_windows`` = LMHead.encode(depadded
-    texts), rows in the order of ``texts`` (None: no such head); ``max_windows`` is recorded in the MiniLM head.
+    texts), rows in the order of ``texts`` (None: no such head); ``max_windows`` is recorded in the MiniLM head;
+    ``lm_basis``: the LM head's ``language_directions`` (None: it removes none).
     fastText and the heads enter the combiner out-of-fold, with the same group folds."""
     depadded = [depad(t) for t in texts]
     labels = np.asarray(labels)
@@ -271,16 +273,18 @@ def fit(texts: list[str], labels, groups: list[str], windows: "Windows | None" =
     X = np.hstack([_logit(oof)[:, None], np.vstack([signals(t, d) for t, d in zip(texts, depadded)])])
     fold = np.array([int(hashlib.sha1(g.encode()).hexdigest()[:8], 16) % folds for g in groups])  # ftm.out_of_fold's
     hl2 = HEAD_L2 if head_l2 is None else head_l2
-    for w, cls, name in ((windows, EmbeddingHead, EMB_FEATURE), (lm_windows, LMHead, LM_FEATURE)):
+    heads = ((windows, EMB_FEATURE, lambda w, y: EmbeddingHead.fit(w, y, hl2, max_windows or MAX_WINDOWS)),
+             (lm_windows, LM_FEATURE, lambda w, y: LMHead.fit(w, y, hl2, lm_basis)))
+    for w, name, fit_head in heads:
         if w is None:
             continue
         if w.n != len(texts):
             raise ValueError(f"the {name} windows cover {w.n} texts, 'texts' has {len(texts)}")
-        X = np.hstack([X, _head_oof(cls, w, labels, fold, hl2)[:, None]])
-        if cls is EmbeddingHead:
-            m.head = EmbeddingHead.fit(w, labels, hl2, max_windows or MAX_WINDOWS)
+        X = np.hstack([X, _head_oof(fit_head, w, labels, fold)[:, None]])
+        if name == EMB_FEATURE:
+            m.head = fit_head(w, labels)
         else:
-            m.lm_head = LMHead.fit(w, labels, hl2)
+            m.lm_head = fit_head(w, labels)
     names = m.names()
     fit_comb = lambda cols: Combiner.fit(X[:, [names.index(n) for n in cols]], labels, cols, l2=l2,
                                          sample_weight=ftm.balanced_weights(labels),
@@ -337,12 +341,19 @@ class EmbeddingHead:
 
     @classmethod
     def fit(cls, windows: Windows, labels, l2: float = HEAD_L2, max_windows: int = MAX_WINDOWS) -> "EmbeddingHead":
-        yw = np.asarray(labels)[windows.owner]
-        names = [f"e{i}" for i in range(windows.emb.shape[1])]
+        return cls(cls._fit_lr(windows.emb, np.asarray(labels)[windows.owner], l2), max_windows)
+
+    @staticmethod
+    def _fit_lr(emb: np.ndarray, yw: np.ndarray, l2: float) -> Combiner:
+        names = [f"e{i}" for i in range(emb.shape[1])]
         # all-MiniLM-L6-v2 has three dead dimensions (|x| < 1e-7 on every text): standardized, their numerical
         # noise would look like signal. Zeroed here, they get weight 0, so predict needs no special case.
-        emb = np.where(windows.emb.std(0) < 1e-4, 0.0, windows.emb)
-        return cls(Combiner.fit(emb, yw, names, l2=l2, sample_weight=ftm.balanced_weights(yw)), max_windows)
+        emb = np.where(emb.std(0) < 1e-4, 0.0, emb)
+        return Combiner.fit(emb, yw, names, l2=l2, sample_weight=ftm.balanced_weights(yw))
+
+    def inputs(self, emb: np.ndarray) -> np.ndarray:
+        """What the regression reads of the windows' embeddings (the LM head removes language, see LMHead)."""
+        return emb
 
     def encode(self, depadded: list[str]) -> Windows:
         return Windows.of(depadded, self.max_windows)
@@ -353,7 +364,7 @@ class EmbeddingHead:
             windows = self.encode(windows)
         best = np.full(windows.n, 0.5)  # every text has a window (an empty one too); 0.5 only if none did
         if len(windows.emb):
-            p = self.lr.predict(windows.emb)
+            p = self.lr.predict(self.inputs(windows.emb))
             best = np.full(windows.n, -np.inf)
             np.maximum.at(best, windows.owner, p)
             best[np.isinf(best)] = 0.5
@@ -400,10 +411,25 @@ LM_TOKENS = 128
 
 
 class LMHead(EmbeddingHead):
-    """The Gemma head: one "window" per text, its residual mean (see LM_LAYERS)."""
+    """The Gemma head: one "window" per text, its residual mean (see LM_LAYERS), with the directions that separate
+    languages removed (``language_directions``, LANGUAGE_DIRECTIONS) before the logistic regression."""
 
-    def __init__(self, lr: Combiner, max_windows: int = 1):  # (EmbeddingHead.fit passes max_windows: one here)
+    def __init__(self, lr: Combiner | None, basis: np.ndarray | None = None):
         super().__init__(lr, 1)
+        self.basis = np.zeros((0, 0), np.float32) if basis is None else np.asarray(basis, np.float32)
+
+    @classmethod
+    def fit(cls, windows: Windows, labels, l2: float = HEAD_L2, basis: np.ndarray | None = None) -> "LMHead":
+        """``basis``: (k, dim) orthonormal rows to remove (``language_directions``); None: none."""
+        head = cls(None, basis)
+        head.lr = cls._fit_lr(head.inputs(windows.emb), np.asarray(labels)[windows.owner], l2)
+        return head
+
+    def inputs(self, emb: np.ndarray) -> np.ndarray:
+        if not len(self.basis):
+            return emb
+        b = self.basis.astype(np.float64)
+        return emb - (emb @ b.T) @ b
 
     @staticmethod
     def encode(depadded: list[str], lm=None) -> Windows:
@@ -419,6 +445,50 @@ class LMHead(EmbeddingHead):
 
         return {"lm_file": gemma_lm.FILENAME, "lm_sha256": gemma_lm.FILE_SHA256, "layers": LM_LAYERS,
                 "max_tokens": LM_TOKENS}
+
+    def save(self, path: str) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({**self.lr.to_dict(), **self.meta(), "language_directions": self.basis.tolist()}, f)
+            f.write("\n")
+
+    @classmethod
+    def load(cls, path: str) -> "LMHead":
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+        want = cls.meta()
+        got = {k: d.get(k) for k in want}
+        if got != want:
+            raise ValueError(f"{path} was trained on other embeddings ({got}, this version computes {want}); "
+                             f"retrain with 'gristmill classifier train --kind injection'")
+        basis = d.get("language_directions") or None  # heads before the fifteenth session remove none
+        return cls(Combiner.from_dict(d), basis)
+
+
+# Language is most of what tells two texts' Gemma means apart, and the attacks of the training data are nearly all
+# English while its non-English text (UDHR lines in ~290 languages) is all benign: a head on the raw means learns
+# "not English = benign" and misses attacks in other languages. The UDHR is one text translated ~300 times, so the
+# differences between its translations' mean hidden states are language, not content: ``language_directions``
+# takes the top principal directions of the per-translation means, and the head reads the means with them removed
+# (a fixed linear projection: no language identification at scoring time, no measurable cost). Measured on the LM
+# head alone, recall at 1% FPR leave-one-family-out (RESULTS.md, "Injection, twelfth pass"): 0 / 5 / 10 / 20 / 40 /
+# 80 directions gave, averaged over the seven other families and the random split, 0.645 / 0.645 / 0.676 / 0.664 /
+# 0.667 / 0.654, and non-English attacks 0.419 / 0.462 / 0.524 / 0.484 / 0.466 / 0.473; 10 was taken on the
+# average, which leaves non-English out. In the whole model (the card's protocol) every unseen family held or
+# gained: non-English 0.260 -> 0.282, planted 0.217 -> 0.247, hijacking 0.737 -> 0.751, prompt theft 0.875 -> 0.906.
+LANGUAGE_DIRECTIONS = 10
+
+
+def language_directions(means: np.ndarray, language: list[str], k: int = LANGUAGE_DIRECTIONS) -> np.ndarray:
+    """(k, dim) orthonormal rows: the top principal directions of the per-language mean of ``means`` (one row
+    per text, ``language`` its language: here a UDHR translation's file). Signs are arbitrary; the projection
+    they define (``LMHead.inputs``) is not."""
+    langs = sorted(set(language))
+    if len(langs) <= k:
+        raise ValueError(f"language_directions: {len(langs)} languages for k={k} directions; give more than k")
+    lab = np.array(language)
+    cent = np.vstack([means[lab == g].astype(np.float64).mean(0) for g in langs])
+    _, _, vt = np.linalg.svd(cent - cent.mean(0), full_matrices=False)
+    return vt[:k].astype(np.float32)
 
 
 # ---------------------------------------------------------------- windowed scoring

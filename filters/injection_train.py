@@ -14,6 +14,7 @@ rows in ~5.5 min with MiniLM and ~1 h with Gemma's 12 blocks on 2 cores in float
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -50,13 +51,13 @@ def _take(windows, idx):
     return None if windows is None else windows.take(idx)
 
 
-def _fit_score(rows, tr, te, ft_params, windows, max_windows=None, lm_windows=None, lm=None):
+def _fit_score(rows, tr, te, ft_params, windows, max_windows=None, lm_windows=None, lm=None, lm_basis=None):
     from filters import injection
 
     y = np.array([r["label"] for r in rows])
     tr = balanced_carriers(rows, tr)
     m = injection.fit([rows[i]["text"] for i in tr], y[tr], [rows[i]["group"] for i in tr], _take(windows, tr),
-                      ft_params, max_windows=max_windows, lm_windows=_take(lm_windows, tr))
+                      ft_params, max_windows=max_windows, lm_windows=_take(lm_windows, tr), lm_basis=lm_basis)
     texts_te = [rows[i]["text"] for i in te]
     whole = injection.features(m, texts_te, _take(windows, te), _take(lm_windows, te))
     ft, X, _ = whole
@@ -101,22 +102,59 @@ def lm_params(lm) -> dict:
             "device": str(lm.device), "dtype": str(lm.dtype).replace("torch.", "")}
 
 
+def _lm_on(device: str):
+    """Gemma-3-270M as the scorer loads it (``cpu``: refuses another file, the scorer's dtype and all), or in
+    float32 on ``device`` (not dequantized on the CPU first)."""
+    from filters import gemma_lm
+
+    if device == "cpu":
+        return gemma_lm.load(sha256=gemma_lm.FILE_SHA256)
+    import torch
+
+    return gemma_lm.GemmaLM(gemma_lm.checked_path(sha256=gemma_lm.FILE_SHA256), dtype=torch.float32).to(device)
+
+
 def lm_windows_of(rows: list[dict], device: str = "cpu", log=print):
     """The Gemma head's input for every row (``injection.LMHead.encode``) and the LM it was computed with: on a GPU
     in float32 (16,795 rows in ~12 s on an H200), on the CPU as the scorer computes it (~0.2 s a row on a 2-core
     AMD EPYC without bf16 units: ~1 h for the full data)."""
-    from filters import gemma_lm, injection
+    from filters import injection
 
     t0 = time.time()
-    if device == "cpu":
-        lm = gemma_lm.load(sha256=gemma_lm.FILE_SHA256)  # refuses another file; the scorer's LM, dtype and all
-    else:  # not dequantized on the CPU first
-        import torch
-
-        lm = gemma_lm.GemmaLM(gemma_lm.checked_path(sha256=gemma_lm.FILE_SHA256), dtype=torch.float32).to(device)
+    lm = _lm_on(device)
     w = injection.LMHead.encode([injection.depad(r["text"]) for r in rows], lm)
     log(f"injection: Gemma layer {injection.LM_LAYERS} means of {len(rows)} rows on {device} in {time.time() - t0:.0f} s")
     return w, lm
+
+
+def udhr_lines(root: str = cd.DEFAULT_DATA) -> tuple[list[str], list[str]]:
+    """Every line of the shared data's UDHR (``lid/udhr.jsonl``) and its translation (file): one text in ~300
+    languages, from which ``language_basis`` learns what language alone changes."""
+    path = os.path.join(root, "lid", "udhr.jsonl")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: the injection LM head's language directions are computed from the UDHR "
+                                f"translations there; set --data (GRISTMILL_DATA) to the shared data folder")
+    texts, files = [], []
+    for line in open(path, encoding="utf-8"):
+        r = json.loads(line)
+        texts.append(r["text"])
+        files.append(r["file"])
+    return texts, files
+
+
+def language_basis(lm, root: str = cd.DEFAULT_DATA, log=print) -> tuple[np.ndarray, dict]:
+    """The LM head's ``injection.language_directions`` from every UDHR line's Gemma mean under ``lm`` (21,372
+    lines: 9 s on an H200; ~15 min on a 2-core CPU without bf16 units), and the card's record of them."""
+    from filters import gguf_lm, injection
+
+    t0 = time.time()
+    texts, files = udhr_lines(root)
+    means = gguf_lm.residual_means(lm, texts, injection.LM_LAYERS, injection.LM_TOKENS)
+    basis = injection.language_directions(means, files)
+    log(f"injection: {len(basis)} language directions from {len(texts)} UDHR lines in {len(set(files))} languages "
+        f"in {time.time() - t0:.0f} s")
+    return basis, {"language_directions": len(basis), "from": "lid/udhr.jsonl",
+                   "lines": len(texts), "languages": len(set(files))}
 
 
 # The rebuild test (tests/test_classifiers_gate.py) retrains on this share of the groups, not on all of them: a
@@ -143,11 +181,12 @@ def family_split(rows: list[dict], tr: list[int], te: list[int], fam: str) -> tu
 def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = None, families: bool = True,
                     root: str = cd.DEFAULT_DATA, embeddings: bool = True, max_windows: int | None = None,
                     log=print, windows=None, lm: bool = True, lm_windows=None, device: str = "cpu",
-                    lm_info: dict | None = None) -> dict:
+                    lm_info: dict | None = None, lm_basis=None) -> dict:
     """Random group split for the shipped model; then each attack family held out in turn, and (with
     ``families``) the rebuild test's subset (``rebuild_subset``). ``embeddings``: the MiniLM head; ``lm``: the
     Gemma head, its input computed on ``device``. ``windows`` / ``lm_windows`` (with ``lm_info``, the card's
-    record of how they were computed): the rows' embeddings, when the caller has them."""
+    record of how they were computed): the rows' embeddings, when the caller has them; ``lm_basis``: (basis,
+    record), the LM head's language directions (``language_basis``), likewise."""
     from filters import classifier_train as ct
     from filters import injection
 
@@ -166,12 +205,15 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
         lm_windows, model = lm_windows_of(rows, device, log)
         lm_info = lm_params(model)
     if not lm:
-        lm_windows = None
+        lm_windows = lm_basis = None
     elif lm_info is None:
         raise ValueError("'lm_info' is required with 'lm_windows': the card records how they were computed "
                          "(lm_windows_of returns the LM to pass to lm_params)")
+    elif lm_basis is None:
+        lm_basis = language_basis(model or _lm_on(device), root, log)
+    basis = None if lm_basis is None else lm_basis[0]
     tr, te = cd.split_by_group(rows, 0.2, salt="injection")  # planted instructions train, their documents are scored
-    r = _fit_score(rows, tr, te, ft_params, windows, max_windows, lm_windows, model)
+    r = _fit_score(rows, tr, te, ft_params, windows, max_windows, lm_windows, model, basis)
     heldout = _metrics(r)
     thr = injection.DEFAULT_CONFIG["threshold"]
     heldout["fpr_by_benign_kind_at_0.5"] = _fpr_by_kind(rows, te, r["s"], r["y"], 0.5)
@@ -186,7 +228,7 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
         fams = sorted({x["kind"] for x in rows if x["label"] == 1})
         for fam in fams:
             tr_f, te_f = family_split(rows, tr, te, fam)
-            rf = _fit_score(rows, tr_f, te_f, ft_params, windows, max_windows, lm_windows, model)
+            rf = _fit_score(rows, tr_f, te_f, ft_params, windows, max_windows, lm_windows, model, basis)
             lofo[fam] = _metrics(rf)
             t1 = lofo[fam]["combined"]["threshold_at_1pct_fpr"]
             lofo[fam]["combined"]["fpr_by_benign_kind_at_1pct_fpr"] = _fpr_by_kind(
@@ -206,7 +248,8 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
         with tempfile.TemporaryDirectory() as tmp:
             c = train_injection([rows[i] for i in sub], tmp, ft_params, families=False, root=root, embeddings=embeddings,
                                 max_windows=max_windows, log=log, windows=_take(windows, sub),
-                                lm=lm_windows is not None, lm_windows=_take(lm_windows, sub), lm_info=lm_info)
+                                lm=lm_windows is not None, lm_windows=_take(lm_windows, sub), lm_info=lm_info,
+                                lm_basis=lm_basis)
         extra["rebuild_check"] = {"groups": f"1 in {REBUILD_GROUP_SHARE} (filters/injection_train.py: rebuild_subset)",
                                   "rows": len(sub), "heldout": c["heldout"]["combined"]}
     r["m"].save(out_dir)
@@ -214,7 +257,7 @@ def train_injection(rows: list[dict], out_dir: str, ft_params: dict | None = Non
     if r["m"].head is not None:
         params["embedding"] = encoder_params(max_windows)
     if r["m"].lm_head is not None:
-        params["lm_head"] = lm_info
+        params["lm_head"] = {**lm_info, **lm_basis[1]}
     card = ct._card("injection", rows, params, heldout, root=root, leave_one_family_out=lofo, train_rows=len(tr),
                     test_rows=len(te), seconds=round(time.time() - t0, 1), labels={"1": "injection", "0": "benign"},
                     **extra)

@@ -116,17 +116,19 @@ def test_committed_cards_generalization_floors():
                          "multilingual_injection", "direct_hijack", "exfiltration"}
     # Trained on all eight families (filters/data/: public jailbreaks and prompt thefts, then instructions planted
     # in documents, non-English attacks, direct overrides and exfiltration from ten more red-teaming wheels).
-    # Measured with the Gemma-3-270M head (layer 12; thirteenth session), its pass on long texts' top chunk included,
-    # recall at 1% FPR / AUROC (with SmolLM2's layer 20 before it; before any LM head): extraction 0.970 / 0.998
-    # (0.958 / 0.997; 0.843 / 0.992), hijacking 0.737 / 0.954 (0.675 / 0.952; 0.593 / 0.934), jailbreak 0.746 / 0.985
-    # (0.699 / 0.978; 0.612 / 0.972), prompt theft 0.875 / 0.989 (0.906 / 0.994, one attack of 32; 0.813 / 0.990),
-    # planted in documents 0.217 / 0.871 (0.237 / 0.861; 0.161 / 0.865), non-English 0.260 / 0.901 (0.137 / 0.875;
-    # 0.126 / 0.827), direct overrides 0.835 / 0.988 (0.812 / 0.990; 0.739 / 0.975), exfiltration 0.975 / 0.998
-    # (0.966 / 0.998; 0.941 / 0.993). The benign test set holds the documents the attacks were planted in (whois
-    # records, resumes, emails), which take part of the 1% budget (RESULTS.md).
-    floors = {"prompt_extraction": (0.94, 0.99), "hijacking": (0.70, 0.94), "jailbreak": (0.71, 0.97),
-              "sysprompt_extraction": (0.84, 0.98), "indirect_injection": (0.19, 0.85),
-              "multilingual_injection": (0.22, 0.88), "direct_hijack": (0.80, 0.98), "exfiltration": (0.94, 0.99)}
+    # Measured with the Gemma-3-270M head (layer 12) reading its means without the ten directions that separate the
+    # UDHR's translations (fifteenth session), its pass on long texts' top chunk included, recall at 1% FPR / AUROC
+    # (Gemma's head with language left in, thirteenth session; SmolLM2's layer 20 before it; before any LM head):
+    # extraction 0.970 / 0.998 (0.970 / 0.998; 0.958 / 0.997; 0.843 / 0.992), hijacking 0.751 / 0.955 (0.737 / 0.954;
+    # 0.675 / 0.952; 0.593 / 0.934), jailbreak 0.746 / 0.985 (0.746 / 0.985; 0.699 / 0.978; 0.612 / 0.972), prompt
+    # theft 0.906 / 0.991 (0.875 / 0.989; 0.906 / 0.994, 32 attacks; 0.813 / 0.990), planted in documents 0.247 / 0.873
+    # (0.217 / 0.871; 0.237 / 0.861; 0.161 / 0.865), non-English 0.282 / 0.931 (0.260 / 0.901; 0.137 / 0.875; 0.126 /
+    # 0.827), direct overrides 0.844 / 0.988 (0.835 / 0.988; 0.812 / 0.990; 0.739 / 0.975), exfiltration 0.975 / 0.998
+    # (0.975 / 0.998; 0.966 / 0.998; 0.941 / 0.993). The benign test set holds the documents the attacks were planted
+    # in (whois records, resumes, emails), which take part of the 1% budget (RESULTS.md).
+    floors = {"prompt_extraction": (0.94, 0.99), "hijacking": (0.73, 0.95), "jailbreak": (0.72, 0.98),
+              "sysprompt_extraction": (0.87, 0.98), "indirect_injection": (0.22, 0.86),
+              "multilingual_injection": (0.26, 0.92), "direct_hijack": (0.82, 0.98), "exfiltration": (0.94, 0.99)}
     for fam, (rec, auc) in floors.items():
         m = lofo[fam]
         assert m["combined"]["recall_at_1pct_fpr"] >= rec, (fam, m["combined"])
@@ -134,7 +136,7 @@ def test_committed_cards_generalization_floors():
         # the head and the signals must add something the n-grams do not have, at the operating point; and over
         # the whole curve except for instructions planted in documents, where the embedding of a document's first
         # 256 tokens describes the document, not the instruction (AUROC 0.865 combined, 0.924 fastText alone)
-        # (non-English: 0.260 combined, 0.126 fastText alone; with SmolLM2's head it was 0.137 and, before, 0.119, under
+        # (non-English: 0.282 combined, 0.126 fastText alone; with SmolLM2's head it was 0.137 and, before, 0.119, under
         # fastText alone: held to within 0.01 there)
         slack = 0.01 if fam == "multilingual_injection" else 0.0
         assert m["combined"]["recall_at_1pct_fpr"] >= m["fasttext_only"]["recall_at_1pct_fpr"] - slack, fam
@@ -144,11 +146,13 @@ def test_committed_cards_generalization_floors():
     by_family = inj["heldout"]["recall_by_family_at_1pct_fpr"]  # seen families, held-out groups
     assert min(by_family[f] for f in ("hijacking", "prompt_extraction", "jailbreak", "exfiltration")) >= 0.91, by_family
     # planted in documents: whole injected documents of held-out groups, after training on planted instructions
-    # only (cd.planted_rows; measured 0.340 of 53 with the Gemma head, 0.283 with SmolLM2's, 0.321 before its pass on
+    # only (cd.planted_rows; measured 0.377 of 53 with the Gemma head without language directions, 0.340 with them,
+    # 0.283 with SmolLM2's, 0.321 before its pass on
     # the top chunk; 0.377 before any LM head, whose document-level view reads the page around the instruction; 0.717
     # when whole documents trained: the document types leaked); non-English seen: 0.894 (0.758 with SmolLM2's head)
     assert by_family["indirect_injection"] >= 0.30 and by_family["multilingual_injection"] >= 0.85, by_family
-    # measured 2.2% / 0.53% with the Gemma head (1.1% / 0% with SmolLM2's; 0.27% web before any LM head; 7.7% / 0.8%
+    # measured 2.2% / 0.27% with the Gemma head (0.53% web with language directions left in; 1.1% / 0% with SmolLM2's;
+    # 0.27% web before any LM head; 7.7% / 0.8%
     # trained on whole documents)
     fpr = inj["heldout"]["fpr_by_benign_kind_at_0.9"]
     assert fpr["carrier_text"] <= 0.03 and fpr["web_text"] <= 0.006, fpr
@@ -183,8 +187,13 @@ def test_rebuild_injection_reproduces_committed_card(tmp_path):
     sub = injection_train.rebuild_subset(rows)
     # bf16 embeddings can differ in the last digits between CPU kernels (AMX, AVX-512, AVX2) and the card's SmolLM2
     # inputs came from a GPU in float32 (max difference 0.004 on values up to ~150), hence approx
-    new = injection_train.train_injection([rows[i] for i in sub], str(tmp_path), families=False, log=lambda *a: None)
+    # the Gemma head's language directions come from the UDHR's Gemma means, not from the training split: the full
+    # build computes them once (~15 min of Gemma on this CPU) and the subset reuses them, as the build's check did
     old = card("injection")
+    basis = injection.Model.load(injection.DEFAULT_MODEL_DIR).lm_head.basis
+    assert basis.shape == (injection.LANGUAGE_DIRECTIONS, 640)
+    new = injection_train.train_injection([rows[i] for i in sub], str(tmp_path), families=False, log=lambda *a: None,
+                                          lm_basis=(basis, {"language_directions": len(basis)}))
     assert ftm.data_files((r["file"] for r in rows), cd.DEFAULT_DATA) == old["data_files"]  # the same data, byte for byte
     assert old["rebuild_check"]["rows"] == len(sub)
     for k in ("n", "n_pos", "auroc", "precision", "recall", "recall_at_1pct_fpr"):

@@ -238,6 +238,45 @@ def test_embedding_head_reads_every_window_and_takes_the_max():
     assert np.allclose(head.logit(w), injection._logit(np.array([p[:2].max(), p[2], p[3:6].max(), p[6]])))
 
 
+def test_lm_head_removes_language_directions_and_keeps_them_on_disk(tmp_path):
+    # Synthetic means: each of 12 languages shifts every text by its own vector (in a 3-dim subspace); attacks add
+    # one direction outside it. Trained on language 0 alone (attacks and benign) plus benign text of the others,
+    # as the real head is (English attacks, benign UDHR translations), the head without the language directions
+    # learns "language 0 = attack"; with them removed it catches the other languages' attacks.
+    rng = np.random.default_rng(0)
+    dim, langs = 16, 12
+    lang_space = np.linalg.qr(rng.normal(size=(dim, 3)))[0].T  # (3, dim) orthonormal
+    attack = np.zeros(dim)
+    attack[np.argmin(np.abs(lang_space).sum(0))] = 1.0
+    attack -= lang_space.T @ (lang_space @ attack)  # outside the language subspace
+    attack /= np.linalg.norm(attack)
+    shift = 4.0 * rng.normal(size=(langs, 3)) @ lang_space
+    def texts(lang, n, label):
+        return rng.normal(scale=0.5, size=(n, dim)) + shift[lang] + 1.5 * label * attack
+    udhr = np.vstack([texts(g, 30, 0) for g in range(langs)])
+    basis = injection.language_directions(udhr, [f"udhr-{g}" for g in range(langs) for _ in range(30)], k=3)
+    assert basis.shape == (3, dim) and np.allclose(basis @ basis.T, np.eye(3), atol=1e-5)
+    assert np.abs(basis @ attack).max() < 0.05  # what separates the translations is language, not the attack
+
+    train = np.vstack([texts(0, 200, 1), texts(0, 40, 0)] + [texts(g, 40, 0) for g in range(1, langs)])
+    y = np.r_[np.ones(200), np.zeros(40 * langs)]
+    w = injection.Windows(train, np.arange(len(y)), len(y))
+    test = np.vstack([texts(g, 50, 1) for g in range(1, langs)] + [texts(g, 50, 0) for g in range(1, langs)])
+    yt = np.r_[np.ones(50 * (langs - 1)), np.zeros(50 * (langs - 1))]
+    wt = injection.Windows(test, np.arange(len(yt)), len(yt))
+    auroc = lambda head: ftm.metrics(head.logit(wt), yt)["auroc"]
+    plain, projected = injection.LMHead.fit(w, y, 10.0), injection.LMHead.fit(w, y, 10.0, basis)
+    assert auroc(projected) >= 0.95 and auroc(plain) <= auroc(projected) - 0.1, (auroc(plain), auroc(projected))
+
+    projected.save(str(tmp_path / "lm_head.json"))
+    back = injection.LMHead.load(str(tmp_path / "lm_head.json"))
+    assert np.allclose(back.basis, basis) and np.allclose(back.logit(wt), projected.logit(wt))
+    plain.save(str(tmp_path / "plain.json"))  # a head that removes nothing (and heads saved before the key existed)
+    assert injection.LMHead.load(str(tmp_path / "plain.json")).basis.size == 0
+    with pytest.raises(ValueError, match="languages for k=3"):
+        injection.language_directions(udhr[:60], ["a"] * 30 + ["b"] * 30, k=3)
+
+
 # ---------------------------------------------------------------- windowed scoring of long texts
 
 
