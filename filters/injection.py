@@ -182,6 +182,28 @@ def final_scores(comb: Combiner, X: np.ndarray, depadded: list[str]) -> np.ndarr
     return np.maximum(s, [AI_READER_SCORE if addresses_ai_reader(d) else 0.0 for d in depadded])
 
 
+# fastText's n-grams and all-MiniLM-L6-v2 know English only, and the training data's non-English text is all
+# benign (UDHR lines in ~290 languages): on a text in another language their logits mostly say "not English", and
+# they pulled unseen non-English attacks under the threshold that the Gemma head alone caught. So a whole text that
+# fastText's language identifier (filters/lang.py, lid.176) does not call English also gets the combination with
+# those two inputs at their training mean (no evidence either way: the LM head, rules and signals decide), and keeps
+# the higher score: the English-only inputs may still raise it (attacks in a language the training data holds,
+# which fastText learned), but no longer veto the rest. Measured on whole texts, leave-one-family-out, recall at 1%
+# FPR (RESULTS.md, "Injection, twelfth pass"): non-English 0.365 -> 0.531, the random split 0.927 -> 0.929, hijacking,
+# jailbreak and direct overrides unchanged, planted 0.260 -> 0.255; non-English benign text over the threshold
+# unchanged. Replacing the score instead of taking the higher lost the seen non-English attacks (random split: 0.909
+# -> 0.727 of them); a combiner refitted without the two inputs took unseen non-English to 0.592 but cost hijacking
+# 0.014 and jailbreak 0.029 and put 1.6-2.1% of non-English benign text over the threshold.
+ENGLISH_ONLY = ("ft_logit", "emb_logit")  # (EMB_FEATURE, defined with the MiniLM head below)
+
+
+def not_english(texts: list[str]) -> np.ndarray:
+    """Per text: True where the language identifier's top label is not English (an empty text: False)."""
+    from filters import lang
+
+    return np.array([bool(t.strip()) and lang.identify(t)[0] != "en" for t in texts], dtype=bool)
+
+
 @dataclass
 class Model:
     """The fitted detector, as saved in a model folder: fastText (``fasttext.ftz``), the combiner of whole texts
@@ -200,10 +222,22 @@ class Model:
                 + ([LM_FEATURE] if self.lm_head is not None and not chunk else []))
 
     def scores(self, X: np.ndarray, depadded: list[str], chunk: bool = False) -> np.ndarray:
-        """``final_scores`` of ``features`` output; models that use fewer features take their columns by name."""
+        """``final_scores`` of ``features`` output; models that use fewer features take their columns by name.
+        With the LM head, a whole text that is not English takes the higher of that and the same combination with
+        the English-only inputs read at their training mean (``not_english``, ENGLISH_ONLY)."""
         comb = self.chunk_comb if chunk and self.chunk_comb is not None else self.comb
         names = self.names(chunk)
-        return final_scores(comb, X[:, [names.index(n) for n in comb.names]], depadded)
+        X = X[:, [names.index(n) for n in comb.names]]
+        s = final_scores(comb, X, depadded)
+        cols = [comb.names.index(n) for n in ENGLISH_ONLY if n in comb.names]
+        if self.lm_head is None or chunk or not cols:
+            return s
+        foreign = np.flatnonzero(not_english(depadded))
+        if len(foreign):
+            Xf = X[foreign].copy()
+            Xf[:, cols] = comb.mean[cols]
+            s[foreign] = np.maximum(s[foreign], final_scores(comb, Xf, [depadded[i] for i in foreign]))
+        return s
 
     def save(self, out_dir: str) -> None:
         os.makedirs(out_dir, exist_ok=True)
