@@ -411,9 +411,17 @@ class EmbeddingHead:
 
         return {"max_tokens": embed.MAX_TOKENS, "encoder_sha256": embed.MODEL_SHA256}
 
+    def fields(self) -> dict:
+        """What the file keeps beside the regression and ``meta`` (read back by ``from_dict``)."""
+        return {"max_windows": self.max_windows}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EmbeddingHead":
+        return cls(Combiner.from_dict(d), d.get("max_windows", MAX_WINDOWS))
+
     def save(self, path: str) -> None:
         with open(path, "w", encoding="utf-8") as f:
-            json.dump({**self.lr.to_dict(), "max_windows": self.max_windows, **self.meta()}, f)
+            json.dump({**self.lr.to_dict(), **self.fields(), **self.meta()}, f)
             f.write("\n")
 
     @classmethod
@@ -425,7 +433,7 @@ class EmbeddingHead:
         if got != want:
             raise ValueError(f"{path} was trained on other embeddings ({got}, this version computes {want}); "
                              f"retrain with 'gristmill classifier train --kind injection'")
-        return cls(Combiner.from_dict(d), d.get("max_windows", MAX_WINDOWS))
+        return cls.from_dict(d)
 
 
 # A second head on another model's view of the text: Gemma-3-270M (the LLM-text detector's second pretrained LM,
@@ -480,22 +488,12 @@ class LMHead(EmbeddingHead):
         return {"lm_file": gemma_lm.FILENAME, "lm_sha256": gemma_lm.FILE_SHA256, "layers": LM_LAYERS,
                 "max_tokens": LM_TOKENS}
 
-    def save(self, path: str) -> None:
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump({**self.lr.to_dict(), **self.meta(), "language_directions": self.basis.tolist()}, f)
-            f.write("\n")
+    def fields(self) -> dict:
+        return {"language_directions": self.basis.tolist()}
 
     @classmethod
-    def load(cls, path: str) -> "LMHead":
-        with open(path, encoding="utf-8") as f:
-            d = json.load(f)
-        want = cls.meta()
-        got = {k: d.get(k) for k in want}
-        if got != want:
-            raise ValueError(f"{path} was trained on other embeddings ({got}, this version computes {want}); "
-                             f"retrain with 'gristmill classifier train --kind injection'")
-        basis = d.get("language_directions") or None  # heads before the fifteenth session remove none
-        return cls(Combiner.from_dict(d), basis)
+    def from_dict(cls, d: dict) -> "LMHead":
+        return cls(Combiner.from_dict(d), d.get("language_directions") or None)  # older heads remove none
 
 
 # Language is most of what tells two texts' Gemma means apart, and the attacks of the training data are nearly all
