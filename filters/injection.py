@@ -111,6 +111,15 @@ _AI_READER = re.compile(
     re.IGNORECASE)
 AI_READER_SCORE = 0.95
 _WORDS = re.compile(r"\w+")
+# Scripts written without spaces between words (Han, kana, Thai, Lao, Myanmar, Khmer): a whole sentence is one
+# \w+ run, so for the "fewer than two words" rule each of their characters counts as a word (an unpunctuated
+# Chinese attack scored 0 before).
+_UNSPACED = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def _too_short(text: str) -> bool:
+    """Fewer than two words, counting each character of a script without spaces as a word."""
+    return max(len(_WORDS.findall(text)), len(_UNSPACED.findall(text))) < 2
 # All describe what an attack *does* (addresses a model, commands it, forges structure, pads), so the
 # combiner may weight them up but never down (Combiner.fit(nonneg=...)): on held-out attack families an
 # unconstrained fit learned negative weights from the defenders' prompts, which share these moves.
@@ -178,7 +187,7 @@ def final_scores(comb: Combiner, X: np.ndarray, depadded: list[str]) -> np.ndarr
     empty input gives fastText a zero vector, whose 0.5 the combiner would read as evidence); one that
     addresses an AI reader scores at least AI_READER_SCORE."""
     s = comb.predict(X)
-    s[[len(_WORDS.findall(d)) < 2 for d in depadded]] = 0.0
+    s[[_too_short(d) for d in depadded]] = 0.0
     return np.maximum(s, [AI_READER_SCORE if addresses_ai_reader(d) else 0.0 for d in depadded])
 
 
