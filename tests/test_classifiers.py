@@ -328,6 +328,34 @@ def test_llm_default_recipe_trains_on_cpu_and_reloads(tmp_path):
 
 
 @pytest.mark.slow
+def test_language_basis_reads_the_udhr_translations_under_gemma(tmp_path):
+    """The build's path to the Gemma head's language directions: every line of lid/udhr.jsonl under the LM, one
+    mean per translation, the top directions between them. Here 12 translations of 2 lines each, cut from the
+    shared data's UDHR (the build reads all 21,372 lines)."""
+    from filters import classifier_data as cd
+    from filters import gemma_lm
+    from filters import injection_train as it
+
+    src = os.path.join(cd.DEFAULT_DATA, "lid", "udhr.jsonl")
+    if not os.path.exists(src):
+        pytest.skip("shared data folder not present (set GRISTMILL_DATA)")
+    by_file = {}
+    for line in open(src, encoding="utf-8"):
+        r = json.loads(line)
+        if len(by_file.setdefault(r["file"], [])) < 2 and len(r["text"]) < 200:
+            by_file[r["file"]].append(r)
+    keep = [f for f in sorted(by_file) if len(by_file[f]) == 2][:12]
+    (tmp_path / "lid").mkdir()
+    (tmp_path / "lid" / "udhr.jsonl").write_text("".join(json.dumps(r) + "\n" for f in keep for r in by_file[f]),
+                                                  encoding="utf-8")
+    basis, record = it.language_basis(gemma_lm.load(), str(tmp_path), log=lambda *a: None)
+    assert basis.shape == (injection.LANGUAGE_DIRECTIONS, 640)
+    assert np.allclose(basis @ basis.T, np.eye(len(basis)), atol=1e-4)
+    assert record == {"language_directions": 10, "from": "lid/udhr.jsonl", "lines": 24, "languages": 12}
+    with pytest.raises(FileNotFoundError, match="set --data"):
+        it.udhr_lines(str(tmp_path / "nowhere"))
+
+
 def test_gguf_lm_residual_means_read_the_text_not_the_batch():
     """The injection detector's LM input (Gemma-3-270M): the residual stream after N blocks, averaged over the text's
     tokens (not BOS, not padding); a text scored alone or in a batch gets the same vector; an empty text gets zeros.
