@@ -120,6 +120,8 @@ _UNSPACED = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u
 def _too_short(text: str) -> bool:
     """Fewer than two words, counting each character of a script without spaces as a word."""
     return max(len(_WORDS.findall(text)), len(_UNSPACED.findall(text))) < 2
+
+
 # All describe what an attack *does* (addresses a model, commands it, forges structure, pads), so the
 # combiner may weight them up but never down (Combiner.fit(nonneg=...)): on held-out attack families an
 # unconstrained fit learned negative weights from the defenders' prompts, which share these moves.
