@@ -653,6 +653,7 @@ class Scorer:
             from filters import gemma_lm
 
             gemma_lm.load(sha256=self.m.lm_head.meta()["lm_sha256"])  # raises with the pip line, or on another file
+            not_english(["a"])  # loads lid.176 now (Model.scores reads it): a missing model fails here, with the fix
         self.chunk_args = {}  # words / min_words / max_chunks / min_doc_words overrides of chunks() (experiments)
 
     def score(self, texts: list[str]) -> np.ndarray:

