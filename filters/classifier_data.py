@@ -195,6 +195,21 @@ def llm_rows(root: str = DEFAULT_DATA, extra_human: bool = True) -> list[dict]:
     return rows
 
 
+def udhr_lines(root: str = DEFAULT_DATA) -> tuple[list[str], list[str]]:
+    """Every line of the shared data's UDHR (``lid/udhr.jsonl``) and its translation (file), in file order: one
+    text in ~300 languages (benign rows of ``injection_rows``; the injection LM head's language directions)."""
+    path = os.path.join(root, "lid", "udhr.jsonl")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: not found; set --data (GRISTMILL_DATA) to the shared data folder (the "
+                                f"injection LM head's language directions are computed from its UDHR translations)")
+    texts, files = [], []
+    for line in open(path, encoding="utf-8"):
+        r = json.loads(line)
+        texts.append(r["text"])
+        files.append(r["file"])
+    return texts, files
+
+
 def injection_rows(root: str = DEFAULT_DATA, web_per_doc: int = 6, udhr_per_language: int = 6,
                    public_attacks: bool = True) -> list[dict]:
     """Injections (label 1) vs benign text of every length (label 0).
@@ -232,9 +247,8 @@ def injection_rows(root: str = DEFAULT_DATA, web_per_doc: int = 6, udhr_per_lang
     udhr = os.path.join(root, "lid", "udhr.jsonl")
     if os.path.exists(udhr):
         by_file: dict[str, list[str]] = {}
-        for line in open(udhr, encoding="utf-8"):
-            r = json.loads(line)
-            by_file.setdefault(r["file"], []).append(r["text"])
+        for text, f in zip(*udhr_lines(root)):
+            by_file.setdefault(f, []).append(text)
         for f, lines in sorted(by_file.items()):
             for k in range(min(udhr_per_language, len(lines) // 3)):
                 n = 1 + int(_h(f + str(k)), 16) % 4

@@ -14,7 +14,6 @@ rows in ~5.5 min with MiniLM and ~1 h with Gemma's 12 blocks on 2 cores in float
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -127,28 +126,14 @@ def lm_windows_of(rows: list[dict], device: str = "cpu", log=print):
     return w, lm
 
 
-def udhr_lines(root: str = cd.DEFAULT_DATA) -> tuple[list[str], list[str]]:
-    """Every line of the shared data's UDHR (``lid/udhr.jsonl``) and its translation (file): one text in ~300
-    languages, from which ``language_basis`` learns what language alone changes."""
-    path = os.path.join(root, "lid", "udhr.jsonl")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: the injection LM head's language directions are computed from the UDHR "
-                                f"translations there; set --data (GRISTMILL_DATA) to the shared data folder")
-    texts, files = [], []
-    for line in open(path, encoding="utf-8"):
-        r = json.loads(line)
-        texts.append(r["text"])
-        files.append(r["file"])
-    return texts, files
-
-
 def language_basis(lm, root: str = cd.DEFAULT_DATA, log=print) -> tuple[np.ndarray, dict]:
     """The LM head's ``injection.language_directions`` from every UDHR line's Gemma mean under ``lm`` (21,372
-    lines: 9 s on an H200; ~15 min on a 2-core CPU without bf16 units), and the card's record of them."""
+    lines: 9 s on an H200; up to ~1 h on a 2-core CPU, 0.16 s a line measured on 400 lines beside another job),
+    and the card's record of them."""
     from filters import gguf_lm, injection
 
     t0 = time.time()
-    texts, files = udhr_lines(root)
+    texts, files = cd.udhr_lines(root)
     means = gguf_lm.residual_means(lm, texts, injection.LM_LAYERS, injection.LM_TOKENS)
     basis = injection.language_directions(means, files)
     log(f"injection: {len(basis)} language directions from {len(texts)} UDHR lines in {len(set(files))} languages "

@@ -353,7 +353,7 @@ def test_language_basis_reads_the_udhr_translations_under_gemma(tmp_path):
     assert np.allclose(basis @ basis.T, np.eye(len(basis)), atol=1e-4)
     assert record == {"language_directions": 10, "from": "lid/udhr.jsonl", "lines": 24, "languages": 12}
     with pytest.raises(FileNotFoundError, match="set --data"):
-        it.udhr_lines(str(tmp_path / "nowhere"))
+        cd.udhr_lines(str(tmp_path / "nowhere"))
 
 
 def test_gguf_lm_residual_means_read_the_text_not_the_batch():

@@ -228,7 +228,7 @@ def test_rebuild_injection_reproduces_committed_card(tmp_path):
     # bf16 embeddings can differ in the last digits between CPU kernels (AMX, AVX-512, AVX2) and the card's SmolLM2
     # inputs came from a GPU in float32 (max difference 0.004 on values up to ~150), hence approx
     # the Gemma head's language directions come from the UDHR's Gemma means, not from the training split: the full
-    # build computes them once (~15 min of Gemma on this CPU) and the subset reuses them, as the build's check did
+    # build computes them once (up to ~1 h of Gemma on a 2-core CPU) and the subset reuses them, as the build's check did
     old = card("injection")
     basis = injection.Model.load(injection.DEFAULT_MODEL_DIR).lm_head.basis
     assert basis.shape == (injection.LANGUAGE_DIRECTIONS, 640)
