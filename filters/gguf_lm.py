@@ -305,19 +305,26 @@ def _text_stats(lp, ent, var, rank):
 
 def _vocab_stats(logits, tgt, chunk: int = 16):
     """Per position: log p(target), entropy, Var[log p], rank of the target (0 = top guess); float32,
-    a few rows at a time so the (rows, vocab) temporaries stay in cache (~4x faster than whole-tensor ops)."""
+    a few rows at a time so the (rows, vocab) temporaries stay in cache (~4x faster than whole-tensor ops).
+    One exp per logit: with x the logits less their maximum, e = exp(x), Z = sum e, log p = x - log Z, so
+    H = log Z - E[x] and Var[log p] = Var[x] = E[x^2] - E[x]^2 (expectations under p = e / Z); the rank counts
+    in int32 (a bool tensor's default int64 sum was a third of the time). On a 262,144-piece vocabulary, one
+    thread: 2.9 s -> 1.6 s for 1,152 positions (RESULTS.md, "LLM-text stage speed")."""
     torch = __import__("torch")
     out = []
     for s in range(0, logits.shape[0], chunk):
         x, t = logits[s:s + chunk].float(), tgt[s:s + chunk]
-        lse = torch.logsumexp(x, -1)
         lt = x.gather(-1, t[:, None]).squeeze(-1)
-        rank = (x > lt[:, None]).sum(-1)
-        x.sub_(lse[:, None])                       # log p
-        pl = x.exp().mul_(x)                       # p log p
-        ent = -pl.sum(-1)
-        var = torch.linalg.vecdot(pl, x) - ent * ent
-        out.append((lt - lse, ent, var, rank))
+        rank = (x > lt[:, None]).sum(-1, dtype=torch.int32)
+        top = x.amax(-1)
+        x.sub_(top[:, None])
+        ex = x.exp()
+        z = ex.sum(-1)
+        ex.mul_(x)                                 # e * x
+        m1 = ex.sum(-1) / z                        # E[x]
+        m2 = torch.linalg.vecdot(ex, x) / z        # E[x^2]
+        log_z = z.log()
+        out.append((lt - top - log_z, log_z - m1, m2 - m1 * m1, rank.long()))
     return [torch.cat(z) for z in zip(*out)]
 
 

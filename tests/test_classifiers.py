@@ -206,6 +206,31 @@ def test_gguf_lm_is_the_pretrained_model_it_claims():
                                gguf_lm._text_stats(*short[:, gguf_lm.skipped(short.shape[1], 16):]), atol=1e-9)
 
 
+def test_vocab_stats_match_their_definitions():
+    """gguf_lm._vocab_stats (one exp per logit, moments of the shifted logits) against log_softmax in float64:
+    log p(target), entropy, Var[log p] and rank, on spread, peaked and flat rows of a 262,144-piece vocabulary
+    in bfloat16, as the CPU computes them, and over more rows than one chunk."""
+    import torch
+
+    from filters import gguf_lm
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(40, 262_144, generator=g) * torch.linspace(0.01, 6.0, 40)[:, None]
+    logits[3, 17] += 60.0                                     # p(token 17) ~ 1: entropy and variance ~ 0
+    logits = logits.to(torch.bfloat16)
+    tgt = torch.randint(0, 262_144, (40,), generator=g)
+    tgt[3], tgt[5] = 17, int(logits[5].float().argmax())
+    lp, ent, var, rank = gguf_lm._vocab_stats(logits, tgt)
+    ref = torch.log_softmax(logits.double(), -1)
+    p = ref.exp()
+    want_ent = -(p * ref).sum(-1)
+    np.testing.assert_allclose(lp.numpy(), ref.gather(-1, tgt[:, None]).squeeze(-1).numpy(), atol=2e-5)
+    np.testing.assert_allclose(ent.numpy(), want_ent.numpy(), atol=5e-5)
+    np.testing.assert_allclose(var.numpy(), ((p * ref * ref).sum(-1) - want_ent ** 2).numpy(), atol=5e-4)
+    assert rank.tolist() == (logits.float() > logits.float().gather(-1, tgt[:, None])).sum(-1).tolist()
+    assert rank[3] == 0 and rank[5] == 0 and ent[3] < 1e-3 and ent[0] > 12.0  # peaked row; flat: ~log(262,144)
+
+
 def test_gemma_lm_missing_parts_name_the_install_line(monkeypatch, tmp_path):
     from filters import gemma_lm
 
