@@ -97,7 +97,7 @@ def main() -> int:
     c = cards["injection"]
     for split, d in [("random group split", c["heldout"])] + [(f"unseen family: {k}", v) for k, v in c["leave_one_family_out"].items()]:
         metrics.append(("injection", split, "fastText only (baseline)", d["fasttext_only"]["auroc"], d["fasttext_only"]["recall_at_1pct_fpr"]))
-        metrics.append(("injection", split, "shipped: fastText + signals + MiniLM and SmolLM2 heads", d["combined"]["auroc"], d["combined"]["recall_at_1pct_fpr"]))
+        metrics.append(("injection", split, "shipped: fastText + signals + MiniLM and Gemma heads", d["combined"]["auroc"], d["combined"]["recall_at_1pct_fpr"]))
     c = cards["llm"]
     shipped = c["params"]["feature_set"]
     metrics.append(("llm", "random group split", f"shipped ({shipped})", c["heldout"]["auroc"], c["heldout"]["recall_at_1pct_fpr"]))

@@ -218,14 +218,14 @@ def test_rebuild_quality_reproduces_committed_card(tmp_path):
 def test_rebuild_injection_reproduces_committed_card(tmp_path):
     """Retrains on the pinned sixteenth of the groups that the full build also trained on and recorded in the card
     (rebuild_check): the same data files, recipe and code must give the same held-out metrics. A full rebuild embeds
-    ~17,000 rows with MiniLM (~5 min on a 2-core CPU without bf16 units) and SmolLM2 (~1 h there; the committed
-    card's SmolLM2 inputs were computed on a GPU, these on the CPU); `gristmill classifier train --kind injection`
+    ~17,000 rows with MiniLM (~5 min on a 2-core CPU without bf16 units) and Gemma-3-270M (~1 h there; the committed
+    card's Gemma inputs were computed on a GPU, these on the CPU); `gristmill classifier train --kind injection`
     does it (README, Classifiers)."""
     from filters import injection_train
 
     rows = cd.injection_rows()
     sub = injection_train.rebuild_subset(rows)
-    # bf16 embeddings can differ in the last digits between CPU kernels (AMX, AVX-512, AVX2) and the card's SmolLM2
+    # bf16 embeddings can differ in the last digits between CPU kernels (AMX, AVX-512, AVX2) and the card's Gemma
     # inputs came from a GPU in float32 (max difference 0.004 on values up to ~150), hence approx
     # the Gemma head's language directions come from the UDHR's Gemma means, not from the training split: the full
     # build computes them once (up to ~1 h of Gemma on a 2-core CPU) and the subset reuses them, as the build's check did
