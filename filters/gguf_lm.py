@@ -309,7 +309,7 @@ def _vocab_stats(logits, tgt, chunk: int = 16):
     One exp per logit: with x the logits less their maximum, e = exp(x), Z = sum e, log p = x - log Z, so
     H = log Z - E[x] and Var[log p] = Var[x] = E[x^2] - E[x]^2 (expectations under p = e / Z); the rank counts
     in int32 (a bool tensor's default int64 sum was a third of the time). On a 262,144-piece vocabulary, one
-    thread: 2.9 s -> 1.6 s for 1,152 positions (RESULTS.md, "LLM-text stage speed")."""
+    thread: 2.9 s -> 1.6-1.8 s for 1,152 positions (RESULTS.md, "LLM-text stage speed")."""
     torch = __import__("torch")
     out = []
     for s in range(0, logits.shape[0], chunk):
@@ -325,7 +325,7 @@ def _vocab_stats(logits, tgt, chunk: int = 16):
         m2 = torch.linalg.vecdot(ex, x) / z        # E[x^2]
         log_z = z.log()
         out.append((lt - top - log_z, log_z - m1, m2 - m1 * m1, rank.long()))
-    return [torch.cat(z) for z in zip(*out)]
+    return [torch.cat(col) for col in zip(*out)]
 
 
 def _padded(torch, enc: list[list[int]], idx: list[int]):

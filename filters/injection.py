@@ -435,12 +435,16 @@ class EmbeddingHead:
             json.dump({**self.lr.to_dict(), **self.fields(), **self.meta()}, f)
             f.write("\n")
 
+    # A head file without the ``meta`` keys was written before they were recorded: for this head that was always
+    # MiniLM over 256 tokens, so the keys default to today's values. Every LM head file records them (LMHead: False).
+    UNRECORDED_META_IS_CURRENT = True
+
     @classmethod
     def load(cls, path: str) -> "EmbeddingHead":
         with open(path, encoding="utf-8") as f:
             d = json.load(f)
         want = cls.meta()
-        got = {k: d.get(k, v) for k, v in want.items()}  # older heads lack the keys: they were MiniLM's, 256 tokens
+        got = {k: d.get(k, v if cls.UNRECORDED_META_IS_CURRENT else None) for k, v in want.items()}
         if got != want:
             raise ValueError(f"{path} was trained on other embeddings ({got}, this version computes {want}); "
                              f"retrain with 'gristmill classifier train --kind injection'")
@@ -466,6 +470,8 @@ LM_TOKENS = 128
 class LMHead(EmbeddingHead):
     """The Gemma head: one "window" per text, its residual mean (see LM_LAYERS), with the directions that separate
     languages removed (``language_directions``, LANGUAGE_DIRECTIONS) before the logistic regression."""
+
+    UNRECORDED_META_IS_CURRENT = False
 
     def __init__(self, lr: Combiner | None, basis: np.ndarray | None = None):
         super().__init__(lr, 1)

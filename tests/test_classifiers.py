@@ -419,6 +419,10 @@ def test_gguf_lm_residual_means_read_the_text_not_the_batch():
                   open(os.path.join(d, "h.json"), "w"))
         with pytest.raises(ValueError, match="trained on other embeddings"):
             injection.LMHead.load(os.path.join(d, "h.json"))
+        # nor one that does not say what it read (the MiniLM head's files may predate these keys; an LM head's never do)
+        json.dump({k: v for k, v in saved.items() if k not in injection.LMHead.meta()}, open(os.path.join(d, "h.json"), "w"))
+        with pytest.raises(ValueError, match="trained on other embeddings"):
+            injection.LMHead.load(os.path.join(d, "h.json"))
 
 
 @pytest.mark.slow
