@@ -28,6 +28,7 @@ PACKAGE_DOCS = REPO_PREFIX + "filters/data/package_docs.jsonl"
 PUBLIC_ATTACKS = REPO_PREFIX + "filters/data/public_attacks.jsonl.gz"
 AI_PACKAGE_DOCS = REPO_PREFIX + "filters/data/ai_package_docs.jsonl"
 INDIRECT_ATTACKS = REPO_PREFIX + "filters/data/indirect_attacks.jsonl.gz"
+LLM_SELF_SAMPLES = REPO_PREFIX + "filters/data/llm_self_samples.jsonl.gz"
 
 
 def path_of(name: str, root: str = DEFAULT_DATA) -> str:
@@ -193,6 +194,22 @@ def llm_rows(root: str = DEFAULT_DATA, extra_human: bool = True) -> list[dict]:
             rows.append({"text": text, "label": 0, "group": d["domain"] + "-" + _h(d["group"]),
                          "generator": "human", "domain": d["domain"], "file": d["file"]})
     return rows
+
+
+def llm_self_samples(rows: list[dict]) -> list[dict]:
+    """Gemma-3-270M's low-temperature continuations of the human texts of ``rows`` (llm_rows), label 1, each in its
+    human source's group (so it stays on that source's side of every split) and marked ``self_sample``: the second
+    detector's machine text (filters/llm_text.py: Blend). Made by filters/data/build_llm_self_samples.py from the first
+    30 tokens of each human row of ``llm_rows()``; a human row without its sample (another data folder) has none."""
+    groups = {r["group"] for r in rows if r["label"] == 0}
+    out = []
+    with gzip.open(path_of(LLM_SELF_SAMPLES), "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            if r["group"] in groups:
+                out.append({"text": r["text"], "label": 1, "group": r["group"], "domain": r["domain"],
+                            "generator": r["generator"], "file": LLM_SELF_SAMPLES, "self_sample": True})
+    return out
 
 
 def udhr_lines(root: str = DEFAULT_DATA) -> tuple[list[str], list[str]]:

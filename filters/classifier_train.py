@@ -139,34 +139,74 @@ def plm_matrix(rows: list[dict], plm, max_tokens: int | None = None, threads: in
         torch.set_num_threads(before)
 
 
-def _fit_score_llm(rows, tr, te, feats: dict, feature_set, ft_params):
-    """Fit on rows ``tr`` and score rows ``te``; ``feats``: part -> matrix over every row (llm_text.assemble)."""
+def _predict_llm(rows, model, comb, idx, feats: dict, feature_set) -> np.ndarray:
+    from filters import llm_text
+
+    ft = ftm.predict(model, _idx(rows, idx)) if model is not None else None
+    picked = {p: None if a is None else a[idx] for p, a in feats.items()}
+    return comb.predict(llm_text.assemble(feature_set, {**picked, "ft_prob": ft}))
+
+
+def _fit_llm(rows, idx, feats: dict, feature_set, ft_params):
+    """(fastText model or None, Combiner) fitted on rows ``idx`` (shuffled by hash first: fastText's order)."""
+    from filters import llm_text
+
+    idx = cd.shuffled(list(idx), rows)
+    y = np.array([rows[i]["label"] for i in idx])
+    picked = {p: None if a is None else a[idx] for p, a in feats.items()}
+    return llm_text.fit(_idx(rows, idx), y, _idx(rows, idx, "group"), picked, feature_set, ft_params)
+
+
+def self_sample_rows(rows: list[dict], tr: list[int]) -> list[int]:
+    """The self samples (classifier_data.llm_self_samples) whose human source is among the training rows ``tr``: a
+    held-out domain's split thereby holds out its samples too (they share their source's group)."""
+    groups = {rows[i]["group"] for i in tr}
+    return [i for i, r in enumerate(rows) if r.get("self_sample") and r["group"] in groups]
+
+
+def _fit_score_llm(rows, tr, te, feats: dict, feature_set, ft_params, weight: float | None = None):
+    """Fit on rows ``tr`` and score rows ``te``; ``feats``: part -> matrix over every row (llm_text.assemble).
+
+    With self samples among ``rows``, two detectors are fitted, the humans of ``tr`` against its shared machine text
+    and against the self samples of its groups, and blended (llm_text.Blend). Returns (fitted parts, scores of
+    ``te``, labels of ``te``, each detector's own AUROC on ``te``, or None with one detector)."""
     from filters import llm_text
 
     y = np.array([r["label"] for r in rows])
-    tr = cd.shuffled(tr, rows)
-    pick = lambda idx: {p: None if a is None else a[idx] for p, a in feats.items()}
-    model, comb = llm_text.fit(_idx(rows, tr), y[tr], _idx(rows, tr, "group"), pick(tr), feature_set, ft_params)
-    ft = ftm.predict(model, _idx(rows, te)) if model is not None else None
-    s = comb.predict(llm_text.assemble(feature_set, {**pick(te), "ft_prob": ft}))
-    return model, comb, s, y[te]
+    model, comb = _fit_llm(rows, tr, feats, feature_set, ft_params)
+    pa = lambda idx: _predict_llm(rows, model, comb, idx, feats, feature_set)
+    selfs = self_sample_rows(rows, tr)
+    if not selfs:
+        return {"shared": (model, comb)}, pa(te), y[te], None
+    hum = [i for i in tr if y[i] == 0]
+    model_b, comb_b = _fit_llm(rows, hum + selfs, feats, feature_set, ft_params)
+    pb = lambda idx: _predict_llm(rows, model_b, comb_b, idx, feats, feature_set)
+    cal = list(tr) + selfs
+    blend = llm_text.Blend.fit(pa(hum), pb(hum), pa(cal), pb(cal), y[cal],
+                               llm_text.SELF_WEIGHT if weight is None else weight)
+    a, b = pa(te), pb(te)
+    parts = {"shared": (model, comb), "self": (model_b, comb_b), "blend": blend}
+    return parts, blend.predict(a, b), y[te], {"shared": ftm.auroc(a, y[te]), "self": ftm.auroc(b, y[te])}
 
 
 def llm_splits(rows: list[dict]) -> dict[str, tuple[list[int], list[int]]]:
-    """name -> (train, test). Humans are split by group; a held-out generator's or domain's rows never train."""
+    """name -> (train, test). Humans are split by group; a held-out generator's or domain's rows never train. Self
+    samples (``self_sample``) are in no split: each fit takes those of its training groups (self_sample_rows)."""
+    shared = [i for i, r in enumerate(rows) if not r.get("self_sample")]
     tr, te = cd.split_by_group(rows, 0.25, salt="llm")
+    keep = set(shared)
+    tr, te = [i for i in tr if i in keep], [i for i in te if i in keep]
     te_groups = {rows[i]["group"] for i in te}
     splits = {"random_group": (tr, te)}
-    for gen in sorted({r["generator"] for r in rows if r["label"] == 1}):
-        if sum(1 for r in rows if r["generator"] == gen) < 100:
+    for gen in sorted({rows[i]["generator"] for i in shared if rows[i]["label"] == 1}):
+        if sum(1 for i in shared if rows[i]["generator"] == gen) < 100:
             continue  # too few rows for a meaningful held-out number
         train = [i for i in tr if rows[i]["generator"] != gen]
-        test = [i for i in range(len(rows)) if rows[i]["group"] in te_groups
-                and rows[i]["generator"] in (gen, "human")]
+        test = [i for i in shared if rows[i]["group"] in te_groups and rows[i]["generator"] in (gen, "human")]
         splits[f"generator={gen}"] = (train, test)
-    for dom in sorted({r["domain"] for r in rows if r["label"] == 1}):  # human-only domains never held out alone
-        train = [i for i in range(len(rows)) if rows[i]["domain"] != dom]
-        test = [i for i in range(len(rows)) if rows[i]["domain"] == dom]
+    for dom in sorted({rows[i]["domain"] for i in shared if rows[i]["label"] == 1}):  # human-only domains never held out alone
+        train = [i for i in shared if rows[i]["domain"] != dom]
+        test = [i for i in shared if rows[i]["domain"] == dom]
         splits[f"domain={dom}"] = (train, test)
     return splits
 
@@ -187,8 +227,10 @@ def evaluate_llm_split(rows, name, ref_lm, feats: dict, feature_sets=("all",), f
         feats["style"] = style_matrix(rows)
     out = {}
     for fs in feature_sets:
-        _, _, s, y = _fit_score_llm(rows, tr, te, feats, fs, ft_params)
+        _, s, y, parts = _fit_score_llm(rows, tr, te, feats, fs, ft_params)
         out[fs] = ftm.metrics(s, y)
+        if parts is not None:  # each detector of the blend alone
+            out[fs]["auroc_by_detector"] = {k: round(v, 4) for k, v in parts.items()}
     return out
 
 
@@ -198,7 +240,8 @@ def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str
               feature_sets=("fasttext", "style", "ref+style", "ft+ref+style", "plm", "plm+style", "plm+ref+style",
                             "ft+plm+ref+style", "gplm+ref+style"),
               root: str = cd.DEFAULT_DATA, plm_tokens: int | None = None, plm_skip: int | None = None) -> dict:
-    """Train the shipped detector on the random group split; optionally every leave-one-out split too.
+    """Train the shipped detector on the random group split; optionally every leave-one-out split too. Rows marked
+    ``self_sample`` (classifier_data.llm_self_samples) make it two detectors, blended (_fit_score_llm).
 
     With the default feature set (no fine-tuned LM pair) everything runs on a CPU in minutes and is
     deterministic; sets using "lm" fine-tune the pair per split (a GPU job: ``device``).
@@ -233,8 +276,11 @@ def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str
             lms[part] = (mod, lm)
             feats[part] = plm_matrix(rows, lm, plm_tokens, skip=plm_skip)
     feats["style"] = style_matrix(rows)
-    model, comb, s, y = _fit_score_llm(rows, tr, te, feats, feature_set, ft_params)
+    fitted, s, y, by_detector = _fit_score_llm(rows, tr, te, feats, feature_set, ft_params)
+    model, comb = fitted["shared"]
     heldout = ftm.metrics(s, y)
+    if by_detector is not None:
+        heldout["auroc_by_detector"] = {k: round(v, 4) for k, v in by_detector.items()}
     doms = np.array([rows[i]["domain"] for i in te])
     heldout["human_fpr_by_domain_at_0.5"] = {d: round(float(np.mean(s[(doms == d) & (y == 0)] >= 0.5)), 4)
                                              for d in sorted(set(doms[y == 0]))}
@@ -248,12 +294,18 @@ def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str
                 gen[name] = evaluate_llm_split(rows, name, ref, {p: feats[p] for p in feats if p != "lm"},
                                                feature_sets, ft_params, steps, device)
     os.makedirs(out_dir, exist_ok=True)
-    for f in (*llm_text.LM_FILES, llm_text.REF_LM_FILE, "fasttext.ftz"):  # no stale file from another recipe
-        if os.path.exists(os.path.join(out_dir, f)):
+    for f in (*llm_text.LM_FILES, llm_text.REF_LM_FILE, "fasttext.ftz", *llm_text.SELF_FILES.values()):
+        if os.path.exists(os.path.join(out_dir, f)):  # no stale file from another recipe
             os.remove(os.path.join(out_dir, f))
     if model is not None:
         model.save_model(os.path.join(out_dir, "fasttext.ftz"))
     comb.save(os.path.join(out_dir, "combiner.json"))
+    if "blend" in fitted:
+        model_b, comb_b = fitted["self"]
+        if model_b is not None:
+            model_b.save_model(os.path.join(out_dir, llm_text.SELF_FILES["fasttext"]))
+        comb_b.save(os.path.join(out_dir, llm_text.SELF_FILES["combiner"]))
+        fitted["blend"].save(os.path.join(out_dir, llm_text.SELF_FILES["blend"]))
     if pair is not None:
         for lm, fname in zip(pair, llm_text.LM_FILES):
             charlm.save(lm, os.path.join(out_dir, fname), {"finetune_steps": steps})
@@ -264,6 +316,10 @@ def train_llm(rows: list[dict], out_dir: str, ref_lm_path: str, feature_set: str
               "signs": llm_text.signs(feature_set)}
     if pair is not None:
         params["finetune_steps"] = steps
+    if "blend" in fitted:
+        n_self = sum(1 for r in rows if r.get("self_sample"))
+        params["self_samples"] = {"rows": n_self, "train_rows": len(self_sample_rows(rows, tr)),
+                                  "weight": fitted["blend"].weight, "file": cd.LLM_SELF_SAMPLES}
     for part, (mod, lm) in lms.items():
         if llm_text.uses(feature_set, part):
             params[part] = {"file": os.path.basename(lm.path), "sha256": ftm.file_sha256(lm.path),

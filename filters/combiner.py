@@ -21,7 +21,28 @@ import json
 import numpy as np
 
 
-class Combiner:
+class JsonModel:
+    """``save`` / ``load`` through ``to_dict`` / ``from_dict``: a model file is JSON, never a pickle."""
+
+    def to_dict(self) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        raise NotImplementedError
+
+    def save(self, path: str) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f, indent=1)
+            f.write("\n")
+
+    @classmethod
+    def load(cls, path: str):
+        with open(path, encoding="utf-8") as f:
+            return cls.from_dict(json.load(f))
+
+
+class Combiner(JsonModel):
     def __init__(self, names: list[str], mean: np.ndarray, std: np.ndarray, w: np.ndarray, b: float):
         self.names, self.mean, self.std, self.w, self.b = list(names), mean, std, w, float(b)
 
@@ -85,13 +106,3 @@ class Combiner:
     @classmethod
     def from_dict(cls, d: dict) -> "Combiner":
         return cls(d["names"], np.array(d["mean"]), np.array(d["std"]), np.array(d["weights"]), d["bias"])
-
-    def save(self, path: str) -> None:
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(self.to_dict(), f, indent=1)
-            f.write("\n")
-
-    @classmethod
-    def load(cls, path: str) -> "Combiner":
-        with open(path, encoding="utf-8") as f:
-            return cls.from_dict(json.load(f))

@@ -16,6 +16,10 @@ held to the direction zero-shot detection gives (SIGNS, below):
   fixed window, repetition, punctuation rates).
 The combiner's inputs for training are out-of-fold fastText probabilities (cross-fitted by group), so
 it does not learn to trust an overfit fastText.
+
+Two combiners over the same inputs, blended (Blend): one fitted on human text against the shared data's machine
+text (2020-22 base models' pure samples), one against Gemma-3-270M's own low-temperature continuations of the same
+human texts (filters/data/llm_self_samples.jsonl.gz: text more predictable than people write, as chat models decode).
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ import re
 import numpy as np
 
 from filters import fasttext_model as ftm
-from filters.combiner import Combiner
+from filters.combiner import Combiner, JsonModel
 from filters.options import number
 from filters.verdict import drop, keep, memo_by_text
 
@@ -126,6 +130,14 @@ SIGNS = {"plm_logp_mean": 1, "plm_logp_std": -1, "plm_logp_q10": 1, "plm_entropy
          "lm_word_surprise_mean": -1}
 LM_FILES = ("lm_human.npz", "lm_machine.npz")
 REF_LM_FILE = "lm_ref.npz"
+# The second detector (Blend, below): the same inputs fitted on human text against Gemma-3-270M's own low-temperature
+# continuations of it (filters/data/llm_self_samples.jsonl.gz) instead of the shared data's base-model samples.
+SELF_FILES = {"combiner": "combiner_self.json", "fasttext": "fasttext_self.ftz", "blend": "blend.json"}
+# Equal weight: the two detectors read two kinds of machine text (a base model's pure samples; text more predictable
+# than people write, as chat models decode), and no data here says which kind the web holds more of. Chosen, not
+# tuned: on the GPT-3.5/4 check (benchmarks/llm_modern.py) and the shared leave-one-out splits each step of the
+# weight from 0 to 1 trades one for the other (RESULTS.md, "LLM-generated text, eighth pass").
+SELF_WEIGHT = 0.5
 
 
 def pretrained_module(part: str):
@@ -196,6 +208,57 @@ def fit(texts: list[str], labels: np.ndarray, groups: list[str], feats: dict,
     return ft_model, comb
 
 
+def _logit_of(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+class Blend(JsonModel):
+    """Two detectors' probabilities as one score: each logit standardized by the training humans' logits under that
+    detector (so "how far above human text" means the same for both), averaged with ``weight`` on the second, then
+    mapped to a probability by a one-input logistic regression fitted on the training rows (balanced classes).
+
+    Why two detectors and not one fit on both kinds of machine text: the shared data's base-model samples and
+    low-temperature text want opposite weights on the same predictability features, and fitted together the
+    shared rows decide alone (measured: adding the samples to training moved nothing by more than 0.01; RESULTS.md,
+    eighteenth session)."""
+
+    def __init__(self, weight: float, a: tuple[float, float], b: tuple[float, float], calibration: Combiner):
+        self.weight, self.a, self.b, self.calibration = float(weight), a, b, calibration
+
+    @classmethod
+    def fit(cls, human_a: np.ndarray, human_b: np.ndarray, pa: np.ndarray, pb: np.ndarray, y: np.ndarray,
+            weight: float = SELF_WEIGHT) -> "Blend":
+        """``human_*``: each detector's probabilities on the training humans; ``pa``, ``pb``, ``y``: the rows the
+        probability scale is calibrated on."""
+        if not 0.0 <= weight <= 1.0:
+            raise ValueError(f"Blend weight must be in [0, 1] (got {weight!r}): the share of the second detector")
+        stats = lambda p: (float(_logit_of(p).mean()), float(max(_logit_of(p).std(), 1e-6)))
+        blend = cls(weight, stats(human_a), stats(human_b), None)
+        y = np.asarray(y)
+        blend.calibration = Combiner.fit(blend.z(pa, pb)[:, None], y, ["blend_z"], l2=0.0,
+                                         sample_weight=ftm.balanced_weights(y))
+        return blend
+
+    def z(self, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
+        za = (_logit_of(pa) - self.a[0]) / self.a[1]
+        zb = (_logit_of(pb) - self.b[0]) / self.b[1]
+        return (1 - self.weight) * za + self.weight * zb
+
+    def predict(self, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
+        return self.calibration.predict(self.z(pa, pb)[:, None])
+
+    def to_dict(self) -> dict:
+        r = lambda t: [round(float(v), 8) for v in t]
+        return {"weight": self.weight, "human_logit_mean_std": {"shared": r(self.a), "self": r(self.b)},
+                "calibration": self.calibration.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Blend":
+        m = d["human_logit_mean_std"]
+        return cls(d["weight"], tuple(m["shared"]), tuple(m["self"]), Combiner.from_dict(d["calibration"]))
+
+
 class Detector:
     """fastText, byte LM(s), pretrained LMs and style features + combiner, as the model directory's card says."""
 
@@ -214,6 +277,13 @@ class Detector:
         self.combiner = Combiner.load(os.path.join(model_dir, "combiner.json"))
         parts = FEATURE_SETS[self.feature_set]
         self.ft = ftm.load(os.path.join(model_dir, "fasttext.ftz")) if "ft_prob" in parts else None
+        # The second detector and its blend, where the model was trained with self samples (cards before them have none)
+        self.blend = self.combiner_self = self.ft_self = None
+        if os.path.exists(os.path.join(model_dir, SELF_FILES["blend"])):
+            self.blend = Blend.load(os.path.join(model_dir, SELF_FILES["blend"]))
+            self.combiner_self = Combiner.load(os.path.join(model_dir, SELF_FILES["combiner"]))
+            if "ft_prob" in parts:
+                self.ft_self = ftm.load(os.path.join(model_dir, SELF_FILES["fasttext"]))
         self.lms = [charlm.load(os.path.join(model_dir, f)) for f in LM_FILES] if "lm" in parts else None
         self.ref = None
         if "ref" in parts:
@@ -251,7 +321,12 @@ class Detector:
                 feats[part] = self.gguf_lm.features(lm, texts, tokens, skip=skip)
         finally:
             self.torch.set_num_threads(before)
-        return self.combiner.predict(assemble(self.feature_set, feats))
+        pa = self.combiner.predict(assemble(self.feature_set, feats))
+        if self.blend is None:
+            return pa
+        ft_self = ftm.predict(self.ft_self, texts) if self.ft_self is not None else None
+        pb = self.combiner_self.predict(assemble(self.feature_set, {**feats, "ft_prob": ft_self}))
+        return self.blend.predict(pa, pb)
 
 
 def stage(config: dict):

