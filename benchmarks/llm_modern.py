@@ -96,10 +96,11 @@ def main(argv=None) -> None:
     from filters import llm_text
 
     rows = load(a.sdist)
+    if a.device != "cpu":  # SmolLM2 and Gemma as float32 copies there, as for the card's features; the rest on the CPU
+        from filters import gguf_lm
+
+        gguf_lm.set_device(a.device)
     det = llm_text.Detector(a.model or llm_text.DEFAULT_MODEL_DIR)
-    if a.device != "cpu":
-        for lm, _, _ in det.pretrained.values():  # SmolLM2 and Gemma: the same weights and features; only the products move
-            lm.to(a.device)
     result = {"machine": machine(), "date": datetime.date.today().isoformat(),
               "command": "python3 benchmarks/llm_modern.py " + " ".join(argv or sys.argv[1:]), "variants": {}}
     variants = {"as published": [r["text"] for r in rows]}

@@ -194,17 +194,11 @@ class GemmaLM(gguf_lm.LlamaLM):
         return self.tokenizer.decode(ids[1:])
 
 
-_loaded: dict[str, GemmaLM] = {}
-
-
 def checked_path(path: str | None = None, sha256: str | None = None) -> str:
     return gguf_lm.checked_path(path or default_path(), sha256, install=INSTALL)
 
 
 def load(path: str | None = None, sha256: str | None = None) -> GemmaLM:
     """The model at ``checked_path(path, sha256)``, loaded once per process (~700 MB in float32: the 262,144-piece
-    embedding is most of it; ~10 s to dequantize)."""
-    path = checked_path(path, sha256)
-    if path not in _loaded:
-        _loaded[path] = GemmaLM(path)
-    return _loaded[path]
+    embedding is most of it; ~10 s to dequantize); on the device ``gguf_lm.set_device`` chose."""
+    return gguf_lm.cached(GemmaLM, checked_path(path, sha256))

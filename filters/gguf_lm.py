@@ -409,8 +409,37 @@ def features(lm: LlamaLM, texts: list[str], max_tokens: int = MAX_TOKENS, batch:
     return stats_features(token_stats(lm, texts, max_tokens + skip, batch), max_tokens, skip)
 
 
-_loaded: dict[str, LlamaLM] = {}
+_loaded: dict[tuple[str, str], "LlamaLM"] = {}  # (file, device) -> the LM: SmolLM2 here, Gemma via gemma_lm.load
 _verified: set[tuple[str, str]] = set()
+_device = "cpu"
+
+
+def set_device(device: str) -> None:
+    """Where ``load`` (and ``gemma_lm.load``) put the pretrained LMs from now on, in this process: a command-line
+    choice (``gristmill score --device cuda``), never a Beam stage's. Off the CPU each LM is a float32 copy, the dtype
+    the committed cards' LM inputs were computed in on a GPU."""
+    import torch
+
+    try:
+        torch.zeros(1, device=device)
+    except (RuntimeError, AssertionError) as e:
+        raise ValueError(f"device {device!r} is not usable here ({e}); use 'cpu', or 'cuda' on a machine with a "
+                         f"GPU and a CUDA build of torch") from e
+    global _device
+    _device = str(torch.device(device))
+
+
+def cached(cls, path: str):
+    """One ``cls(path)`` per (file, device) and process: the LLM-text and injection stages share it."""
+    key = (path, _device)
+    if key not in _loaded:
+        if _device == "cpu":
+            _loaded[key] = cls(path)
+        else:
+            import torch
+
+            _loaded[key] = cls(path, dtype=torch.float32).to(_device)
+    return _loaded[key]
 
 
 def checked_path(path: str | None = None, sha256: str | None = None, install: str = INSTALL) -> str:
@@ -430,8 +459,6 @@ def checked_path(path: str | None = None, sha256: str | None = None, install: st
 
 
 def load(path: str | None = None, sha256: str | None = None) -> LlamaLM:
-    """The LM at ``checked_path(path, sha256)``, loaded once per process (~300 MB in bf16, ~5 s to dequantize)."""
-    path = checked_path(path, sha256)
-    if path not in _loaded:
-        _loaded[path] = LlamaLM(path)
-    return _loaded[path]
+    """The LM at ``checked_path(path, sha256)``, loaded once per process and device (``set_device``; ~300 MB in bf16,
+    ~5 s to dequantize)."""
+    return cached(LlamaLM, checked_path(path, sha256))

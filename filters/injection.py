@@ -620,7 +620,8 @@ def window_scores(m: Model, texts: list[str], windows: "Windows | None" = None, 
     scored in one batch). With the LM head, every chunk is scored by ``m.chunk_comb`` (without it) and only
     each text's highest chunk is scored again with it, by ``m.comb``, and counts (see CHUNK_WORDS).
     ``windows`` / ``lm_windows``: the whole texts' precomputed embeddings; ``whole``: their ``features`` output,
-    when the caller has it already; ``lm``: the LM for the top chunks (default: ``gguf_lm.load()``, the CPU)."""
+    when the caller has it already; ``lm``: the LM for the top chunks (default: ``gemma_lm.load()``, on the device
+    ``gguf_lm.set_device`` chose)."""
     _, X, depadded = whole if whole is not None else features(m, texts, windows, lm_windows)
     s = m.scores(X, depadded)
     parts, owner = [], []

@@ -4,6 +4,7 @@ Adds ``<kind>_score`` (``unicode_anomalies`` for unicode) to every JSON line tha
 field; other lines are copied unchanged and counted (``skipped``). Lines that are not JSON objects are
 counted as ``bad_json`` and left out, so the output is always valid JSON lines. Scores are computed in
 batches (the LLM-text detector batches its language model). Counts go to stderr as one JSON line.
+``--device cuda`` runs the pretrained LMs (the LLM-text detector's two, the injection detector's Gemma head) on a GPU.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ COLUMN = {"quality": "quality_score", "llm": "llm_score", "injection": "injectio
           "unicode": "unicode_anomalies"}
 
 
-def scorer(kind: str, model: str | None):
+def scorer(kind: str, model: str | None, threads: int = 1):
     if kind == "quality":
         from filters import quality
         return quality.Scorer(model or quality.DEFAULT_MODEL_DIR).score
@@ -26,7 +27,7 @@ def scorer(kind: str, model: str | None):
         return injection.Scorer(model or injection.DEFAULT_MODEL_DIR).score
     if kind == "llm":
         from filters import llm_text
-        det = llm_text.Detector(model or llm_text.DEFAULT_MODEL_DIR)
+        det = llm_text.Detector(model or llm_text.DEFAULT_MODEL_DIR, threads=threads)
         return det.score
     if kind == "unicode":
         from filters import unicode_anomalies
@@ -42,12 +43,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", required=True, help="JSON lines file ('-' for stdout)")
     p.add_argument("--model", help="model directory (default: the committed default for --kind)")
     p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--device", default="cpu",
+                   help="torch device for the pretrained LMs of --kind llm and injection (cuda: a float32 copy on "
+                        "the GPU, which is how the committed cards' LM inputs were computed; the LLM detector reads "
+                        "~0.2 texts/s per CPU core)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="torch threads for --kind llm on the CPU (default: every core, %(default)s here; the curate "
+                        "stage uses 1 per worker)")
     args = p.parse_args(argv)
     if args.batch < 1:
         p.error(f"'--batch' must be >= 1 (got {args.batch})")
+    if args.threads < 1:
+        p.error(f"'--threads' must be >= 1 (got {args.threads})")
+    if args.device != "cpu":
+        from filters import gguf_lm
+
+        try:
+            gguf_lm.set_device(args.device)
+        except ValueError as e:
+            p.error(f"--device: {e}")
     if args.input != "-" and not os.path.exists(args.input):
         p.error(f"--input: {args.input!r} does not exist")
-    score = scorer(args.kind, args.model)
+    score = scorer(args.kind, args.model, args.threads)
     col = COLUMN[args.kind]
     counts = {"lines": 0, "scored": 0, "skipped": 0, "bad_json": 0}
     fin = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8", errors="replace")

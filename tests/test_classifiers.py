@@ -535,3 +535,19 @@ def test_without_self_samples_is_an_llm_option(capsys):
     with pytest.raises(SystemExit):
         classifier_cmd.main(["train", "--kind", "quality", "--without-self-samples", "--data", FIX])
     assert "'--without-self-samples' applies to --kind llm only" in capsys.readouterr().err
+
+
+def test_score_device_and_threads_are_checked_before_any_model_loads(tmp_path, capsys):
+    from filters import gguf_lm
+    from pipelines import score_cmd
+
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"text": "hello there"}) + "\n")
+    for flags, msg in ((["--device", "nonsense"], "--device: device 'nonsense' is not usable here"),
+                       (["--threads", "0"], "'--threads' must be >= 1 (got 0)")):
+        with pytest.raises(SystemExit):
+            score_cmd.main(["--kind", "llm", "--input", str(src), "--output", str(tmp_path / "o.jsonl"), *flags])
+        assert msg in capsys.readouterr().err
+    assert gguf_lm._device == "cpu"  # a refused device changes nothing
+    gguf_lm.set_device("cpu")
+    assert gguf_lm.load() is gguf_lm.load()  # one LM per file and device, shared by the stages of a process
