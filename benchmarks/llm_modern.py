@@ -92,6 +92,9 @@ def main(argv=None) -> None:
     ap.add_argument("--strip-prefix", action="store_true", help="also score with the shared opening removed")
     ap.add_argument("--json", default=None, help="write the results here")
     ap.add_argument("--device", default="cpu", help="where the pretrained LM runs (cuda on a GPU machine)")
+    ap.add_argument("--max-words", type=int, default=None,
+                    help="also score every text (human and machine alike) cut to its first N words: how the "
+                         "detector holds up on short texts")
     a = ap.parse_args(argv)
     from filters import llm_text
 
@@ -108,6 +111,10 @@ def main(argv=None) -> None:
         variants["shared opening removed"] = [strip_shared_prefix(r["text"], r["pair"]) if r["label"] else
                                               r["text"] for r in rows]
         # the human text keeps its opening (it wrote it); the machine text loses the words it was given
+    if a.max_words is not None:
+        if a.max_words < 1:
+            ap.error(f"--max-words must be >= 1 (got {a.max_words})")
+        variants[f"first {a.max_words} words"] = [" ".join(r["text"].split()[:a.max_words]) for r in rows]
     for name, texts in variants.items():
         t0 = time.perf_counter()
         scores = np.concatenate([det.score(texts[b:b + 32]) for b in range(0, len(texts), 32)])
