@@ -79,7 +79,8 @@ def crossfit_lm_features(rows, tr, te, ref_lm, steps: int = 300, device: str = "
     """LM-pair features for every row of ``tr`` and ``te``, none from an LM that trained on that row.
 
     ``tr`` is halved by group: pair A (fine-tuned on half A) scores half B and the test rows, pair B
-    scores half A. Pair A is what ships, so a scored document sees exactly what test rows saw.
+    scores half A. Pair A is what ships, so a scored document sees exactly what test rows saw. Self samples
+    (``self_sample``, in no split) are scored by the pair that did not train on their group's half.
     """
     from filters import charlm
 
@@ -88,7 +89,10 @@ def crossfit_lm_features(rows, tr, te, ref_lm, steps: int = 300, device: str = "
     pair_a = finetune_pair(rows, a, ref_lm, steps, device)
     pair_b = finetune_pair(rows, b, ref_lm, steps, device)
     feats = np.zeros((len(rows), len(charlm.feature_names(2))))
-    for pair, idx in ((pair_a, b + list(te)), (pair_b, a)):
+    selfs = [i for i, r in enumerate(rows) if r.get("self_sample")]
+    by_b = [i for i in selfs if _half(rows[i]["group"]) == 0]  # their group's half trained pair A
+    by_a = [i for i in selfs if _half(rows[i]["group"]) == 1]
+    for pair, idx in ((pair_a, b + list(te) + by_a), (pair_b, a + by_b)):
         if idx:
             pair = [m.to(device).eval() for m in pair]
             feats[idx] = charlm.features(pair, [rows[i]["text"] for i in idx], batch=16 if device == "cpu" else 128)
@@ -204,7 +208,8 @@ def llm_splits(rows: list[dict]) -> dict[str, tuple[list[int], list[int]]]:
         train = [i for i in tr if rows[i]["generator"] != gen]
         test = [i for i in shared if rows[i]["group"] in te_groups and rows[i]["generator"] in (gen, "human")]
         splits[f"generator={gen}"] = (train, test)
-    for dom in sorted({rows[i]["domain"] for i in shared if rows[i]["label"] == 1}):  # human-only domains never held out alone
+    # human-only domains are never held out alone
+    for dom in sorted({rows[i]["domain"] for i in shared if rows[i]["label"] == 1}):
         train = [i for i in shared if rows[i]["domain"] != dom]
         test = [i for i in shared if rows[i]["domain"] == dom]
         splits[f"domain={dom}"] = (train, test)

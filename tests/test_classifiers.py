@@ -11,7 +11,7 @@ import pytest
 from filters import classifier_data as cd
 from filters import classifier_train as ct
 from filters import fasttext_model as ftm
-from filters import injection, llm_text, quality
+from filters import charlm, injection, llm_text, quality
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures", "classifiers")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -360,10 +360,20 @@ def test_llm_training_path_end_to_end(tmp_path):
     for r in data:
         r["group"] = r["domain"] + "-" + hashlib.sha1(r["text"][:120].encode()).hexdigest()[:8]
         r["file"] = "gate_llm.jsonl"
-    card = ct.train_llm(data, str(tmp_path / "llm"), os.path.join(llm_text.os.path.dirname(llm_text.__file__),
-                        "models", "lm", "lm.npz"), feature_set="lm+style", steps=3, root=FIX)
+    # the self samples of the kept human rows (line k of gate_llm.jsonl is data[k // 2] for even k), in their groups
+    selfs = [dict(r, label=1, group=data[r["source"] // 2]["group"], self_sample=True, file="gate_llm_self.jsonl")
+             for r in rows("gate_llm_self.jsonl") if r["source"] % 2 == 0]
+    both = data + selfs
+    lm = os.path.join(llm_text.os.path.dirname(llm_text.__file__), "models", "lm", "lm.npz")
+    tr, te = ct.llm_splits(both)["random_group"]
+    feats, _ = ct.crossfit_lm_features(both, tr, te, charlm.load(lm), steps=1)
+    assert all(np.any(feats[i] != 0) for i, r in enumerate(both) if r.get("self_sample"))  # every sample is scored
+    card = ct.train_llm(both, str(tmp_path / "llm"), lm, feature_set="lm+style", steps=3, root=FIX)
     assert card["params"]["feature_set"] == "lm+style" and card["heldout"]["n"] > 0
-    assert sorted(os.listdir(tmp_path / "llm")) == ["card.json", "combiner.json", "lm_human.npz", "lm_machine.npz"]
+    assert card["params"]["self_samples"]["train_rows"] > 0
+    assert set(card["heldout"]["auroc_by_detector"]) == {"shared", "self"}
+    assert sorted(os.listdir(tmp_path / "llm")) == ["blend.json", "card.json", "combiner.json", "combiner_self.json",
+                                                    "lm_human.npz", "lm_machine.npz"]
     det = llm_text.Detector(str(tmp_path / "llm"))
     s = det.score([r["text"] for r in data[:4]])
     assert s.shape == (4,) and np.all((s >= 0) & (s <= 1))
