@@ -143,12 +143,16 @@ def plm_matrix(rows: list[dict], plm, max_tokens: int | None = None, threads: in
         torch.set_num_threads(before)
 
 
+def _feats_of(feats: dict, idx) -> dict:
+    """``feats`` (part -> matrix over every row, or None) restricted to rows ``idx``."""
+    return {p: None if a is None else a[idx] for p, a in feats.items()}
+
+
 def _predict_llm(rows, model, comb, idx, feats: dict, feature_set) -> np.ndarray:
     from filters import llm_text
 
     ft = ftm.predict(model, _idx(rows, idx)) if model is not None else None
-    picked = {p: None if a is None else a[idx] for p, a in feats.items()}
-    return comb.predict(llm_text.assemble(feature_set, {**picked, "ft_prob": ft}))
+    return comb.predict(llm_text.assemble(feature_set, {**_feats_of(feats, idx), "ft_prob": ft}))
 
 
 def _fit_llm(rows, idx, feats: dict, feature_set, ft_params):
@@ -157,8 +161,7 @@ def _fit_llm(rows, idx, feats: dict, feature_set, ft_params):
 
     idx = cd.shuffled(list(idx), rows)
     y = np.array([rows[i]["label"] for i in idx])
-    picked = {p: None if a is None else a[idx] for p, a in feats.items()}
-    return llm_text.fit(_idx(rows, idx), y, _idx(rows, idx, "group"), picked, feature_set, ft_params)
+    return llm_text.fit(_idx(rows, idx), y, _idx(rows, idx, "group"), _feats_of(feats, idx), feature_set, ft_params)
 
 
 def self_sample_rows(rows: list[dict], tr: list[int]) -> list[int]:

@@ -16,20 +16,23 @@ uses it so that its predictability features count only the way zero-shot detecti
 """
 from __future__ import annotations
 
+import abc
 import json
 
 import numpy as np
 
 
-class JsonModel:
+class JsonModel(abc.ABC):
     """``save`` / ``load`` through ``to_dict`` / ``from_dict``: a model file is JSON, never a pickle."""
 
+    @abc.abstractmethod
     def to_dict(self) -> dict:
-        raise NotImplementedError
+        """The model as plain JSON values."""
 
     @classmethod
+    @abc.abstractmethod
     def from_dict(cls, d: dict):
-        raise NotImplementedError
+        """The model ``to_dict`` gave."""
 
     def save(self, path: str) -> None:
         with open(path, "w", encoding="utf-8") as f:

@@ -138,6 +138,9 @@ SELF_FILES = {"combiner": "combiner_self.json", "fasttext": "fasttext_self.ftz",
 # tuned: on the GPT-3.5/4 check (benchmarks/llm_modern.py) and the shared leave-one-out splits each step of the
 # weight from 0 to 1 trades one for the other (RESULTS.md, "LLM-generated text, eighth pass").
 SELF_WEIGHT = 0.5
+# Blend clips the two detectors' probabilities this close to 0 and 1 before taking logits: the self-sample detector
+# puts most human text below 1e-4, where fastText's clip (1e-4, for assemble) would flatten it.
+BLEND_EPS = 1e-6
 
 
 def pretrained_module(part: str):
@@ -170,8 +173,8 @@ def signs(feature_set: str) -> dict[str, int]:
     return {n: v for n, v in SIGNS.items() if n in names}
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-4, 1 - 1e-4)
+def _logit(p: np.ndarray, eps: float = 1e-4) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), eps, 1 - eps)
     return np.log(p / (1 - p))
 
 
@@ -208,11 +211,6 @@ def fit(texts: list[str], labels: np.ndarray, groups: list[str], feats: dict,
     return ft_model, comb
 
 
-def _logit_of(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
 class Blend(JsonModel):
     """Two detectors' probabilities as one score: each logit standardized by the training humans' logits under that
     detector (so "how far above human text" means the same for both), averaged with ``weight`` on the second, then
@@ -233,16 +231,16 @@ class Blend(JsonModel):
         probability scale is calibrated on."""
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"Blend weight must be in [0, 1] (got {weight!r}): the share of the second detector")
-        stats = lambda p: (float(_logit_of(p).mean()), float(max(_logit_of(p).std(), 1e-6)))
-        blend = cls(weight, stats(human_a), stats(human_b), None)
+        stats = lambda lg: (float(lg.mean()), float(max(lg.std(), 1e-6)))
+        blend = cls(weight, stats(_logit(human_a, BLEND_EPS)), stats(_logit(human_b, BLEND_EPS)), None)
         y = np.asarray(y)
         blend.calibration = Combiner.fit(blend.z(pa, pb)[:, None], y, ["blend_z"], l2=0.0,
                                          sample_weight=ftm.balanced_weights(y))
         return blend
 
     def z(self, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
-        za = (_logit_of(pa) - self.a[0]) / self.a[1]
-        zb = (_logit_of(pb) - self.b[0]) / self.b[1]
+        za = (_logit(pa, BLEND_EPS) - self.a[0]) / self.a[1]
+        zb = (_logit(pb, BLEND_EPS) - self.b[0]) / self.b[1]
         return (1 - self.weight) * za + self.weight * zb
 
     def predict(self, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
