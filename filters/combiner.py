@@ -22,6 +22,13 @@ import json
 import numpy as np
 
 
+def logit(p, eps: float = 1e-4) -> np.ndarray:
+    """log(p / (1 - p)) with p clipped to [eps, 1 - eps]: how a probability (fastText's, another head's) enters a
+    combiner, and how a combiner's output is put back on the logit scale; the clip keeps a saturated 0 or 1 finite."""
+    p = np.clip(np.asarray(p, dtype=float), eps, 1 - eps)
+    return np.log(p / (1 - p))
+
+
 class JsonModel(abc.ABC):
     """``save`` / ``load`` through ``to_dict`` / ``from_dict``: a model file is JSON, never a pickle."""
 

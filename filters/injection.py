@@ -35,7 +35,7 @@ import numpy as np
 
 from filters import fasttext_model as ftm
 from filters import unicode_anomalies
-from filters.combiner import Combiner
+from filters.combiner import Combiner, logit
 from filters.options import number
 from filters.verdict import drop, keep, memo_by_text
 
@@ -163,11 +163,6 @@ def signals(text: str, depadded: str | None = None) -> np.ndarray:
     ], dtype=float)
 
 
-def _logit(p):
-    p = np.clip(p, 1e-4, 1 - 1e-4)
-    return np.log(p / (1 - p))
-
-
 # A run of one short non-space, non-digit pattern repeated inside a word (")]})]})]}...", "==========", "öööööö"):
 # padding too, and one "word" of 3,000 such characters fills fastText's whole token window by itself.
 _CHAR_RUN = re.compile(r"([^\s\d]{1,4}?)\1{3,}")
@@ -286,7 +281,7 @@ def features(m: Model, texts: list[str], windows: "Windows | None" = None, lm_wi
     ``windows`` / ``lm_windows`` (precomputed) or their encoders; ``chunk``: without the LM head's."""
     depadded = [depad(t) for t in texts]
     ft = ftm.predict(m.ft, depadded)
-    X = np.hstack([_logit(ft)[:, None], np.vstack([signals(t, d) for t, d in zip(texts, depadded)])])
+    X = np.hstack([logit(ft)[:, None], np.vstack([signals(t, d) for t, d in zip(texts, depadded)])])
     if m.head is not None:
         X = np.hstack([X, m.head.logit(windows if windows is not None else depadded)[:, None]])
     if m.lm_head is not None and not chunk:
@@ -315,7 +310,7 @@ def fit(texts: list[str], labels, groups: list[str], windows: "Windows | None" =
     labels = np.asarray(labels)
     oof = ftm.out_of_fold(depadded, labels, groups, ft_params, folds)
     m = Model(ftm.train(depadded, labels, ft_params), None)
-    X = np.hstack([_logit(oof)[:, None], np.vstack([signals(t, d) for t, d in zip(texts, depadded)])])
+    X = np.hstack([logit(oof)[:, None], np.vstack([signals(t, d) for t, d in zip(texts, depadded)])])
     fold = np.array([int(hashlib.sha1(g.encode()).hexdigest()[:8], 16) % folds for g in groups])  # ftm.out_of_fold's
     hl2 = HEAD_L2 if head_l2 is None else head_l2
     heads = ((windows, EMB_FEATURE, lambda w, y: EmbeddingHead.fit(w, y, hl2, max_windows or MAX_WINDOWS)),
@@ -413,7 +408,7 @@ class EmbeddingHead:
             best = np.full(windows.n, -np.inf)
             np.maximum.at(best, windows.owner, p)
             best[np.isinf(best)] = 0.5
-        return _logit(best)
+        return logit(best)
 
     @staticmethod
     def meta() -> dict:

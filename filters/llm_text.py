@@ -30,7 +30,7 @@ import re
 import numpy as np
 
 from filters import fasttext_model as ftm
-from filters.combiner import Combiner, JsonModel
+from filters.combiner import Combiner, JsonModel, logit
 from filters.options import number
 from filters.verdict import drop, keep, memo_by_text
 
@@ -173,11 +173,6 @@ def signs(feature_set: str) -> dict[str, int]:
     return {n: v for n, v in SIGNS.items() if n in names}
 
 
-def _logit(p: np.ndarray, eps: float = 1e-4) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), eps, 1 - eps)
-    return np.log(p / (1 - p))
-
-
 def assemble(feature_set: str, feats: dict) -> np.ndarray:
     """The combiner's input: ``feats`` holds one matrix (rows x features) per part of ``feature_set``, by part
     name (FEATURE_SETS), except ``ft_prob``, fastText's probabilities, which enter as logits."""
@@ -185,7 +180,7 @@ def assemble(feature_set: str, feats: dict) -> np.ndarray:
     if missing:
         raise ValueError(f"feature set {feature_set!r} needs the parts {missing}, which 'feats' lacks "
                          f"(it has {sorted(k for k, v in feats.items() if v is not None)})")
-    cols = lambda p: _logit(feats[p])[:, None] if p == "ft_prob" else feats[p]
+    cols = lambda p: logit(feats[p])[:, None] if p == "ft_prob" else feats[p]
     return np.hstack([cols(p) for p in FEATURE_SETS[feature_set]])
 
 
@@ -232,15 +227,15 @@ class Blend(JsonModel):
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"Blend weight must be in [0, 1] (got {weight!r}): the share of the second detector")
         stats = lambda lg: (float(lg.mean()), float(max(lg.std(), 1e-6)))
-        blend = cls(weight, stats(_logit(human_a, BLEND_EPS)), stats(_logit(human_b, BLEND_EPS)), None)
+        blend = cls(weight, stats(logit(human_a, BLEND_EPS)), stats(logit(human_b, BLEND_EPS)), None)
         y = np.asarray(y)
         blend.calibration = Combiner.fit(blend.z(pa, pb)[:, None], y, ["blend_z"], l2=0.0,
                                          sample_weight=ftm.balanced_weights(y))
         return blend
 
     def z(self, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
-        za = (_logit(pa, BLEND_EPS) - self.a[0]) / self.a[1]
-        zb = (_logit(pb, BLEND_EPS) - self.b[0]) / self.b[1]
+        za = (logit(pa, BLEND_EPS) - self.a[0]) / self.a[1]
+        zb = (logit(pb, BLEND_EPS) - self.b[0]) / self.b[1]
         return (1 - self.weight) * za + self.weight * zb
 
     def predict(self, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:

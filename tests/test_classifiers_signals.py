@@ -4,7 +4,7 @@ import pytest
 
 from filters import fasttext_model as ftm
 from filters import injection, unicode_anomalies as ua
-from filters.combiner import Combiner
+from filters.combiner import Combiner, logit
 
 
 def test_prepare_is_one_line_lowercase_and_splits_punctuation():
@@ -242,7 +242,7 @@ def test_embedding_head_reads_every_window_and_takes_the_max():
     y = np.array([0, 1, 0, 1])
     head = injection.EmbeddingHead.fit(w, y, l2=1.0)
     p = head.lr.predict(emb)
-    assert np.allclose(head.logit(w), injection._logit(np.array([p[:2].max(), p[2], p[3:6].max(), p[6]])))
+    assert np.allclose(head.logit(w), logit(np.array([p[:2].max(), p[2], p[3:6].max(), p[6]])))
 
 
 def test_lm_head_removes_language_directions_and_keeps_them_on_disk(tmp_path):
