@@ -43,6 +43,12 @@ DEFAULT_MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mo
 # card). It is a ranking signal, not a filter; set enforce: true and a threshold only after measuring on
 # your data.
 DEFAULT_CONFIG = {"model": DEFAULT_MODEL_DIR, "threshold": 0.5, "enforce": False}
+# A text of fewer tokens gets no score (NaN from Detector.score, null in the column and in `gristmill score`): a
+# handful of tokens is no evidence either way, and the combiners, fitted on texts of 18-700 words, put the all-zero
+# features of an empty text at 0.9999. The shortest texts measured are 18-24 words; cut to 50 words the GPT-3.5/4
+# check reads 0.794 (RESULTS.md, "Short texts"). Counted in the first pretrained LM's tokens (~12 English words),
+# not in whitespace words, which Chinese or Japanese text has few of; by whitespace for a model without one.
+MIN_TOKENS = 16
 
 _WORD = re.compile(r"[A-Za-z\u00c0-\u024f']+|\d+")
 _SENT = re.compile(r"[^.!?]+[.!?]+|[^.!?]+$")
@@ -299,8 +305,20 @@ class Detector:
                                          int(info.get("skip_tokens", 0)))
 
     def score(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros(0)
+        """P(machine) per text; NaN for a text of fewer than MIN_TOKENS tokens (not judged, and not run through
+        the LMs)."""
+        out = np.full(len(texts), np.nan)
+        if self.pretrained:
+            lm = next(iter(self.pretrained.values()))[0]
+            n = [len(ids) - 1 for ids in lm.encode(texts, MIN_TOKENS)]  # encode: BOS + at most MIN_TOKENS
+        else:
+            n = [len(t.split()) for t in texts]
+        judged = [i for i, k in enumerate(n) if k >= MIN_TOKENS]
+        if judged:
+            out[judged] = self._score([texts[i] for i in judged])
+        return out
+
+    def _score(self, texts: list[str]) -> np.ndarray:
         feats = {"ft_prob": ftm.predict(self.ft, texts) if self.ft is not None else None,
                  "style": np.vstack([style_features(t) for t in texts])}
         before = self.torch.get_num_threads()
@@ -332,6 +350,8 @@ def stage(config: dict):
 
     def judge(text: str):
         s = float(det.score([text])[0])
+        if np.isnan(s):  # too short to judge (MIN_TOKENS): kept, with a null score
+            return keep(llm_score=None)
         return drop("llm.generated", llm_score=s) if s >= thr else keep(llm_score=s)
 
     return Stage(STAGE, memo_by_text(judge), dict(COLUMNS), enforce=bool(cfg["enforce"]))

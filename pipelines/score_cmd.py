@@ -2,7 +2,9 @@
 
 Adds ``<kind>_score`` (``unicode_anomalies`` for unicode) to every JSON line that has a string ``text``
 field; other lines are copied unchanged and counted (``skipped``). Lines that are not JSON objects are
-counted as ``bad_json`` and left out, so the output is always valid JSON lines. Scores are computed in
+counted as ``bad_json`` and left out, so the output is always valid JSON lines. The LLM detector does not judge
+a text of fewer than 16 tokens (``llm_text.MIN_TOKENS``, ~12 English words): its score is null and it is counted as ``unscored``
+(lines = scored + unscored + skipped + bad_json). Scores are computed in
 batches (the LLM-text detector batches its language model). Counts go to stderr as one JSON line.
 ``--device cuda`` runs the pretrained LMs (the LLM-text detector's two, the injection detector's Gemma head) on a GPU.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--input: {args.input!r} does not exist")
     score = scorer(args.kind, args.model, args.threads)
     col = COLUMN[args.kind]
-    counts = {"lines": 0, "scored": 0, "skipped": 0, "bad_json": 0}
+    counts = {"lines": 0, "scored": 0, "skipped": 0, "bad_json": 0, "unscored": 0}
     fin = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8", errors="replace")
     tmp = None if args.output == "-" else f"{args.output}.tmp-{os.getpid()}"
     fout = sys.stdout if tmp is None else open(tmp, "w", encoding="utf-8")
@@ -76,7 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         todo = [r for r in pending if isinstance(r.get("text"), str)]
         if todo:
             for r, s in zip(todo, score([r["text"] for r in todo])):
-                r[col] = int(s) if args.kind == "unicode" else round(float(s), 6)
+                if args.kind != "unicode" and math.isnan(s):  # the LLM detector does not judge very short texts
+                    r[col] = None
+                    counts["scored"] -= 1
+                    counts["unscored"] += 1
+                else:
+                    r[col] = int(s) if args.kind == "unicode" else round(float(s), 6)
         for r in pending:
             fout.write(json.dumps(r, ensure_ascii=False) + "\n")
         pending.clear()

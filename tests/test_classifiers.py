@@ -192,7 +192,12 @@ def test_llm_stage_scores_and_names_its_column():
     v = st.fn({"text": rows("gate_llm.jsonl")[0]["text"]})
     assert set(v.signals) == {"llm_score"} and 0.0 <= v.signals["llm_score"] <= 1.0
     assert st.columns == {"llm_score": "float"}
-    assert st.fn({"text": ""}).signals["llm_score"] >= 0.0  # empty text is scored, not a crash
+    # too short to judge (MIN_TOKENS): kept with a null score, not a crash and not the 0.9999 that all-zero features got
+    for short in ("", "   \n ", "Hi", "one two three four five six seven eight nine"):
+        v0 = st.fn({"text": short})
+        assert v0.reason is None and v0.signals == {"llm_score": None}
+    ja = "先日、不正に改造したiPhoneを販売したとして、商標法違反の疑いで男性が逮捕されました。"  # few spaces, many tokens
+    assert 0.0 <= st.fn({"text": ja}).signals["llm_score"] <= 1.0
     assert st.fn({"text": rows("gate_llm.jsonl")[0]["text"], "url": "u2"}) is v  # a repeated text: its verdict
     with pytest.raises(ValueError, match="llm.threshold"):
         llm_text.stage({"threshold": 2})
@@ -523,7 +528,7 @@ def test_train_and_score_commands(tmp_path, capsys):
     # in-process from here on (same main() the CLI dispatches to), to spare interpreter start-ups
     from pipelines import score_cmd
     assert score_cmd.main(["--kind", "injection", "--model", str(out), "--input", str(src), "--output", str(dst)]) == 0
-    assert json.loads(capsys.readouterr().err.strip().splitlines()[-1]) == {"lines": 5, "scored": 2, "skipped": 1, "bad_json": 2}
+    assert json.loads(capsys.readouterr().err.strip().splitlines()[-1]) == {"lines": 5, "scored": 2, "skipped": 1, "bad_json": 2, "unscored": 0}
     got = [json.loads(l) for l in dst.read_text().splitlines()]
     assert [g["id"] for g in got] == [1, 2, 3]
     assert got[0]["injection_score"] > 0.5 > got[1]["injection_score"]
@@ -531,8 +536,10 @@ def test_train_and_score_commands(tmp_path, capsys):
     for kind, col in (("unicode", "unicode_anomalies"), ("llm", "llm_score"), ("quality", "quality_score")):
         assert score_cmd.main(["--kind", kind, "--input", str(src), "--output", str(dst), "--batch", "1"]) == 0
         got = [json.loads(l) for l in dst.read_text().splitlines()]
-        assert [type(g.get(col)) for g in got] == ([int, int, type(None)] if kind == "unicode" else [float, float, type(None)])
-        assert all(0.0 <= g[col] <= 1.0 for g in got[:2]) or kind == "unicode"
+        # the LLM detector judges no text under 16 tokens (both are): null, counted as unscored
+        assert [type(g.get(col)) for g in got] == {"unicode": [int, int, type(None)], "llm": [type(None)] * 3}.get(kind, [float, float, type(None)])
+        assert json.loads(capsys.readouterr().err.strip().splitlines()[-1])["unscored"] == (2 if kind == "llm" else 0)
+        assert kind in ("unicode", "llm") or all(0.0 <= g[col] <= 1.0 for g in got[:2])
     assert got[0]["quality_score"] != got[1]["quality_score"]
     with pytest.raises(SystemExit):
         score_cmd.main(["--kind", "quality", "--input", str(tmp_path / "missing.jsonl"), "--output", "-"])
