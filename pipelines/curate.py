@@ -58,7 +58,9 @@ def default_config() -> dict:
         # Classifier stages (filters/*.py, see README "Classifiers"); on with --classifiers or enabled: true.
         "unicode": {"enabled": False},
         "injection": {"enabled": False},
-        "llm": {"enabled": False},
+        # The LLM-text detector was fitted and measured on English only (word frequencies, SmolLM2): other languages
+        # pass it unjudged, with a null llm_score ([] scores every language).
+        "llm": {"enabled": False, "langs": ["en"]},
         "quality": {"enabled": False},
     }
 
@@ -98,6 +100,13 @@ def for_langs(stage: Stage, langs: list[str]) -> Stage:
     return Stage(stage.name, fn, stage.columns, stage.enforce)
 
 
+def _langs(value, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(c, str) and c for c in value):
+        raise ValueError(f"config {key}.langs must be a list of language codes such as ['en'] ([] for every "
+                         f"language); got {value!r}")
+    return value
+
+
 def build_stages(config: dict) -> list[Stage]:
     """The curate chain, in order. Called in DoFn.setup(): models load here, once per worker."""
     from filters import c4, decode, extract, fineweb, gopher, lang
@@ -122,7 +131,10 @@ def build_stages(config: dict) -> list[Stage]:
     for key, module in (("unicode", "unicode_anomalies"), ("injection", "injection"), ("llm", "llm_text"),
                         ("quality", "quality")):
         if config[key].get("enabled"):
-            stages.append(importlib.import_module(f"filters.{module}").stage(options(key)))
+            opts = options(key)
+            langs = opts.pop("langs", None)
+            st = importlib.import_module(f"filters.{module}").stage(opts)
+            stages.append(for_langs(st, _langs(langs, key)) if langs is not None else st)
     return stages
 
 

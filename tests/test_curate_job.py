@@ -177,3 +177,27 @@ def test_english_rules_judge_only_the_configured_languages(shared_data):
         config["heuristics"]["langs"] = langs
         kept, rejected = run_chain(dict(doc), curate.build_stages(config), StageCounts())
         assert (kept is not None) == expect_kept, (langs, rejected and rejected["reason"])
+
+
+def test_llm_detector_scores_only_its_languages(shared_data):
+    """The LLM-text stage judges English pages and passes others with a null llm_score (llm.langs); [] judges all."""
+    from pipelines.stages import StageCounts, run_chain
+
+    lines = [json.loads(l) for l in open(shared_data / "lid/udhr.jsonl", encoding="utf-8")]
+    text = {c: " ".join(r["text"] for r in lines if r["lang"] == c)[:1500] for c in ("de", "en")}
+    got = {}
+    for langs in (["en"], []):
+        config = curate.default_config()
+        config["heuristics"]["langs"] = []  # keep the heuristics out of the way: both pages are the UDHR
+        config["llm"].update(enabled=True, langs=langs)
+        stages = [st for st in curate.build_stages(config) if st.name in ("decode", "extract", "lang", "llm")]
+        for c in ("de", "en"):
+            doc = {"id": c, "url": f"http://{c}.test/", "warc_path": "", "warc_offset": 0, "_text": text[c]}
+            kept, _ = run_chain(doc, stages, StageCounts())
+            got[(c, bool(langs))] = kept["lang"], kept.get("llm_score")
+    assert got[("de", True)] == ("de", None) and got[("en", True)][0] == "en"
+    assert 0.0 <= got[("en", True)][1] <= 1.0 and 0.0 <= got[("de", False)][1] <= 1.0
+    config = curate.default_config()
+    config["llm"].update(enabled=True, langs="en")
+    with pytest.raises(ValueError, match=r"llm\.langs must be a list"):
+        curate.build_stages(config)

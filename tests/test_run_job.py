@@ -60,8 +60,10 @@ def test_run_on_two_small_warcs_scores_every_page_and_reconciles(tmp_path, capsy
     docs = [r for p in sorted((out / "curate" / "docs").glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
     assert docs and curate["stages"]["llm"]["in"] == curate["stages"]["llm"]["out"] >= len(docs)
     for d in docs:  # every kept page carries every classifier's column, and scoring alone dropped nothing
-        for col in SCORES:
-            assert d[col] is not None and d[col] >= 0.0, (col, d["url"])
-        assert d["llm_score"] <= 1.0 and d["injection_score"] <= 1.0 and d["quality_score"] <= 1.0
+        for col in SCORES:  # the LLM-text detector judges English only (curate's llm.langs): null elsewhere
+            assert (d[col] is None) == (col == "llm_score" and d["lang"] != "en"), (col, d["url"], d["lang"])
+            assert d[col] is None or d[col] >= 0.0, (col, d["url"])
+        assert (d["llm_score"] or 0.0) <= 1.0 and d["injection_score"] <= 1.0 and d["quality_score"] <= 1.0
+    assert {d["lang"] for d in docs} - {"en"}, "the sample crawl has non-English pages: the test above needs them"
     ablate = json.loads((out / "ablate" / "report.json").read_text())
     assert len(ablate["verdicts"]) == 1 and "done in" in capsys.readouterr().out
