@@ -81,3 +81,35 @@ def test_degenerate_html_does_not_crash(bad):
 def test_bad_config_names_the_field():
     with pytest.raises(ValueError, match="max_ratio"):
         ht.stage({"max_ratio": 0})
+
+
+def test_stylesheet_selectors_beyond_class_and_id():
+    """Descendant, child and compound selectors are matched (cssselect); rules that do not hide the text from every
+    reader on a screen are not: print-only or width-conditional @media, :hover, pseudo-elements."""
+    head = """<style>
+      /* a comment { display:none } */
+      .post .note { display: none }            /* descendant */
+      div.box > p.inner { visibility: hidden }  /* child + compound */
+      @media print { .printonly { display:none } }
+      @media screen and (max-width: 600px) { .narrow { display:none } }
+      @media screen { @supports (display: grid) { .scr { font-size: 0 } } }
+      .menu:hover { display: none } p::before { display: none }
+      .broken { display:none
+    </style>"""
+    body = (f'<div class="post"><span class="note">{INJECT}</span></div>'
+            '<div class="box"><p class="inner">secret words</p><section><p class="inner">deep, visible</p></section></div>'
+            '<p class="printonly">print hides me</p><p class="narrow">narrow hides me</p>'
+            '<p class="scr">screen tiny</p><p class="menu">menu item</p><p class="broken">broken rule</p>'
+            '<p class="note">note outside a post</p>')
+    m = ht.measure(page(body, head))
+    assert m["hidden_chars"] == len(INJECT) + len("secret words") + len("screen tiny"), m["hidden_text"]
+    for shown in ("deep, visible", "print hides me", "narrow hides me", "menu item", "broken rule", "note outside"):
+        assert shown not in m["hidden_text"]
+    v = ht.stage({}).fn({"_html": page(body, head)})
+    assert not v.keep and v.signals["hidden_injection_hits"] >= 1
+
+
+@pytest.mark.parametrize("css", ["}}}{{{", "a{", "@media{", "{display:none}", ":::{display:none}", "@import url(x); .q{display:none}"])
+def test_malformed_stylesheets_do_not_crash(css):
+    m = ht.measure(page('<p class="q">text</p>', f"<style>{css}</style>"))
+    assert m["total_chars"] > 0 and m["hidden_chars"] in (0, len("text"))
