@@ -33,20 +33,47 @@ _HIDING = [
     re.compile(r"visibility\s*:\s*(hidden|collapse)"),
     re.compile(r"(?<![-\w])opacity\s*:\s*0(\.0+)?\s*(;|$|!)"),
     re.compile(r"font-size\s*:\s*0(\.0+)?\s*(px|em|rem|pt|%)?\s*(;|$|!)"),
+    re.compile(r"font-size\s*:\s*(0*\.\d+|1)(\.0+)?\s*px\s*(;|$|!)"),  # under 2px: a dot, not text
     re.compile(r"(text-indent|left|top|margin-left)\s*:\s*-\d{3,}"),
     re.compile(r"clip\s*:\s*rect\(\s*0(px)?[\s,]+0(px)?[\s,]+0(px)?[\s,]+0(px)?\s*\)"),
+    re.compile(r"clip-path\s*:\s*(inset\(\s*(50|100)%|circle\(\s*0(px|%)?\s*[)a])"),
+    re.compile(r"transform\s*:[^;]*scale\(\s*0(\.0+)?\s*[,)]"),
+    # transparent text: the keyword, or a colour whose alpha is 0
+    re.compile(r"(?<![-\w])color\s*:\s*(transparent|(rgba|hsla)\([^)]*[,/]\s*0(\.0+)?%?\s*\))"),
 ]
-_ZERO_BOX = re.compile(r"(?<![-\w])(width|height)\s*:\s*0(px)?\s*(;|$|!)")
+_ZERO_BOX = re.compile(r"(?<![-\w])(max-)?(width|height)\s*:\s*0(px)?\s*(;|$|!)")
 _OVERFLOW_HIDDEN = re.compile(r"overflow\s*:\s*hidden")
 _COLOR = re.compile(r"(?<![-\w])color\s*:\s*([^;!]+)")
 _BG = re.compile(r"background(-color)?\s*:\s*([^;!]+)")
+# The few names a page would use to paint text into its background; anything else is compared by its value.
+_NAMED = {"white": (255, 255, 255), "black": (0, 0, 0), "red": (255, 0, 0), "lime": (0, 255, 0), "blue": (0, 0, 255),
+          "yellow": (255, 255, 0), "silver": (192, 192, 192), "gray": (128, 128, 128), "grey": (128, 128, 128),
+          "whitesmoke": (245, 245, 245), "snow": (255, 250, 250), "ivory": (255, 255, 240)}
+_RGB = re.compile(r"rgba?\(\s*([\d.]+)(%?)[\s,]+([\d.]+)(%?)[\s,]+([\d.]+)(%?)")
+WHITE = (255, 255, 255)  # the page background when no stylesheet can set one (see measure)
+NEAR = 8  # colours this close in every channel read as one (#fefefe on white is as invisible as #fff)
 
 
-def _norm_color(c: str) -> str:
-    c = c.strip().lower().replace(" ", "")
-    named = {"white": "#ffffff", "black": "#000000", "#fff": "#ffffff", "#000": "#000000",
-             "rgb(255,255,255)": "#ffffff", "rgb(0,0,0)": "#000000"}
-    return named.get(c, c)
+def parse_color(value: str) -> tuple[int, int, int] | None:
+    """(r, g, b) of the first CSS colour in ``value`` (hex, rgb()/rgba(), a common name), or None."""
+    for tok in re.findall(r"#[0-9a-f]{3,8}\b|rgba?\([^)]*\)|[a-z]+", value.lower()):
+        if tok.startswith("#"):
+            h = tok[1:]
+            if len(h) in (3, 4):
+                return tuple(int(c * 2, 16) for c in h[:3])
+            if len(h) in (6, 8):
+                return tuple(int(h[i:i + 2], 16) for i in (0, 2, 4))
+        elif tok.startswith("rgb"):
+            m = _RGB.match(tok)
+            if m:
+                return tuple(min(255, round(float(m.group(i)) * (2.55 if m.group(i + 1) else 1))) for i in (1, 3, 5))
+        elif tok in _NAMED:
+            return _NAMED[tok]
+    return None
+
+
+def _same_color(a, b) -> bool:
+    return a is not None and b is not None and max(abs(x - y) for x, y in zip(a, b)) <= NEAR
 
 
 def style_hides(style: str) -> bool:
@@ -56,7 +83,7 @@ def style_hides(style: str) -> bool:
     if _ZERO_BOX.search(s) and _OVERFLOW_HIDDEN.search(s):
         return True
     fg, bg = _COLOR.search(s), _BG.search(s)
-    return bool(fg and bg and _norm_color(fg.group(1)) == _norm_color(bg.group(2).split()[0]))
+    return bool(fg and bg) and _same_color(parse_color(fg.group(1)), parse_color(bg.group(2)))
 
 
 _COMMENT = re.compile(r"/\*.*?\*/", re.S)
@@ -134,14 +161,30 @@ def measure(html: str) -> dict:
     total = hidden = 0
     hidden_parts: list[str] = []
 
-    def is_hidden(el) -> bool:
+    def is_hidden(el, bg) -> bool:
         a = el.attrib
         if "hidden" in a or a.get("aria-hidden", "").strip().lower() == "true":
             return True
         if el in by_stylesheet:
             return True
         st = a.get("style")
-        return bool(st) and style_hides(st)
+        if st and style_hides(st):
+            return True
+        # text painted in the colour of what is behind it (inline styles and <font color>; stylesheet colours
+        # are not tracked)
+        m = _COLOR.search(st.lower()) if st else None
+        fg = parse_color(m.group(1)) if m else parse_color(a.get("color", "")) if el.tag == "font" else None
+        return _same_color(fg, bg)
+
+    def background(el, bg):
+        """The background behind el's text: its own (inline style or bgcolor) or its parent's."""
+        st, own = el.attrib.get("style"), None
+        if st:
+            m = _BG.search(st.lower())
+            own = parse_color(m.group(2)) if m else None
+        if own is None and el.attrib.get("bgcolor"):
+            own = parse_color(el.attrib["bgcolor"])
+        return own or bg
 
     def count(text: str | None, hid: bool) -> None:
         nonlocal total, hidden
@@ -152,17 +195,23 @@ def measure(html: str) -> dict:
                 hidden += len(text)
                 hidden_parts.append(text)
 
-    def walk(el, hid: bool) -> None:
+    def walk(el, hid: bool, bg) -> None:
         # Comments and processing instructions (non-str tags) and skipped tags add only their tail.
         if isinstance(el.tag, str) and el.tag.lower() not in _SKIP:
-            here = hid or is_hidden(el)
+            here_bg = background(el, bg)
+            here = hid or is_hidden(el, here_bg)
             count(el.text, here)
             for child in el:
-                walk(child, here)
+                walk(child, here, here_bg)
         count(el.tail, hid)  # the tail belongs to the parent's visibility, not this element's
 
     body = root.find("body")
-    walk(body if body is not None else root, False)
+    # The default white shows only where no stylesheet can paint the page: with a <style> that sets a background or a
+    # linked stylesheet, white text may sit on a dark footer (measured: footers and result tables of the sample crawl
+    # read as hidden), so there only an inline or bgcolor background counts.
+    styled = any("background" in (st.text or "").lower() for st in root.iter("style")) or any(
+        "stylesheet" in (ln.get("rel") or "").lower() for ln in root.iter("link"))
+    walk(body if body is not None else root, False, background(root, None if styled else WHITE))
     return {"total_chars": total, "hidden_chars": hidden, "hidden_text": " ".join(hidden_parts)}
 
 

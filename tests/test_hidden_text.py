@@ -26,6 +26,15 @@ def page(hidden_html: str, head: str = "") -> str:
     '<div hidden>{t}</div>',
     '<div style="width:0;height:0;overflow:hidden">{t}</div>',
     '<div style="display:none"><section><p>{t}</p></section></div>',  # nested: hidden by an ancestor
+    '<span style="font-size:1px">{t}</span>',
+    '<span style="transform: translate(1px) scale(0)">{t}</span>',
+    '<span style="clip-path: inset(50%)">{t}</span>',
+    '<span style="color: transparent">{t}</span>',
+    '<span style="color: rgba(10, 20, 30, 0)">{t}</span>',
+    '<div style="max-height:0;overflow:hidden">{t}</div>',
+    '<span style="color:#ffffff">{t}</span>',  # white on the default white page
+    '<font color="white">{t}</font>',
+    '<div style="background:#123456"><p style="color: rgb(18, 52, 87)">{t}</p></div>',  # an ancestor's colour, 1 off
 ])
 def test_each_hiding_technique_is_measured_and_dropped(hidden):
     html = page(hidden.format(t=INJECT))
@@ -113,3 +122,23 @@ def test_stylesheet_selectors_beyond_class_and_id():
 def test_malformed_stylesheets_do_not_crash(css):
     m = ht.measure(page('<p class="q">text</p>', f"<style>{css}</style>"))
     assert m["total_chars"] > 0 and m["hidden_chars"] in (0, len("text"))
+
+
+def test_text_coloured_like_what_is_behind_it():
+    """Same colour as the background that shows behind the text, from inline styles and bgcolor, down the tree."""
+    white = "<p style='color:#fff'>white words</p>"
+    assert ht.measure(page(white))["hidden_text"] == "white words"  # unstyled page: the default white shows
+    assert ht.measure(page(f"<div style='background-color: black'>{white}</div>"))["hidden_chars"] == 0
+    assert ht.measure(page(f"<table bgcolor='#000'><tr><td>{white}</td></tr></table>"))["hidden_chars"] == 0
+    # a page with stylesheet backgrounds may paint any box dark: white text there is not presumed hidden
+    styled = "<style>footer { background: #222 }</style>"
+    assert ht.measure(page(f"<footer>{white}</footer>", styled))["hidden_chars"] == 0
+    assert ht.measure(page(f"<div style='background:#fff'><span style='color:#fefefe'>x y</span></div>", styled))["hidden_text"] == "x y"
+    assert ht.parse_color("rgba(100%, 0%, 0%, .5)") == (255, 0, 0) and ht.parse_color("#abc") == (170, 187, 204)
+    assert ht.parse_color("url(a.png) no-repeat") is None and ht.parse_color("#12345") is None
+
+
+def test_visible_styles_are_not_hiding():
+    for style in ("font-size:12px", "font-size:10px", "transform: scale(1.5)", "clip-path: inset(10%)",
+                  "color: rgba(0,0,0,0.8)", "max-height: 100px; overflow: hidden", "color: #777"):
+        assert not ht.style_hides(style), style
