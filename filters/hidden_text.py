@@ -3,7 +3,8 @@
 Measured on the decoded HTML *before* extraction (extraction would either drop the hidden text, hiding
 the evidence, or keep it, hiding where it came from). Runs on ``doc["_html"]``; writes
 ``hidden_text_ratio`` (hidden characters / all text characters of the body), ``hidden_text_chars`` and
-``hidden_injection_hits`` (instructions addressed to AI models found *in the hidden text*).
+``hidden_injection_hits`` (instructions addressed to AI models found *in the hidden text*: the injection rules'
+kinds plus text that speaks to an AI reader; and, in HTML comments, text that speaks to an AI reader).
 
 An element is hidden when its inline style or a ``<style>`` rule (any static CSS selector, matched by cssselect)
 sets ``display:none``, ``visibility:hidden``, ``opacity:0``, a zero ``font-size``, a zero width or height
@@ -156,7 +157,7 @@ def measure(html: str) -> dict:
         try:
             root = lxml.html.document_fromstring(html.encode("utf-8", errors="replace"))
         except (etree.ParserError, ValueError):
-            return {"total_chars": 0, "hidden_chars": 0, "hidden_text": ""}
+            return {"total_chars": 0, "hidden_chars": 0, "hidden_text": "", "comment_text": ""}
     by_stylesheet = _stylesheet_hidden(root)
     total = hidden = 0
     hidden_parts: list[str] = []
@@ -205,6 +206,9 @@ def measure(html: str) -> dict:
                 walk(child, here, here_bg)
         count(el.tail, hid)  # the tail belongs to the parent's visibility, not this element's
 
+    # HTML comments are never shown either: text there that speaks to an AI is aimed at whatever reads the raw page
+    # (an agent, a scraper feeding a model). Scanned for that only (see stage), not counted in the ratio.
+    comments = [c.text.strip() for c in root.iter(etree.Comment) if c.text and c.text.strip()]
     body = root.find("body")
     # The default white shows only where no stylesheet can paint the page: with a <style> that sets a background or a
     # linked stylesheet, white text may sit on a dark footer (measured: footers and result tables of the sample crawl
@@ -212,12 +216,13 @@ def measure(html: str) -> dict:
     styled = any("background" in (st.text or "").lower() for st in root.iter("style")) or any(
         "stylesheet" in (ln.get("rel") or "").lower() for ln in root.iter("link"))
     walk(body if body is not None else root, False, background(root, None if styled else WHITE))
-    return {"total_chars": total, "hidden_chars": hidden, "hidden_text": " ".join(hidden_parts)}
+    return {"total_chars": total, "hidden_chars": hidden, "hidden_text": " ".join(hidden_parts),
+            "comment_text": "\n".join(comments)}
 
 
 def stage(config: dict):
     """Runs before extraction on ``doc['_html']``."""
-    from filters.injection import rule_hits
+    from filters.injection import ai_reader_hits, rule_hits
     from pipelines.stages import Stage
 
     cfg = {**DEFAULT_CONFIG, **(config or {})}
@@ -230,7 +235,10 @@ def stage(config: dict):
     def fn(doc: dict):
         m = measure(doc.get("_html") or "")
         ratio = m["hidden_chars"] / m["total_chars"] if m["total_chars"] else 0.0
-        hits = sum(rule_hits(m["hidden_text"]).values()) if m["hidden_text"] else 0
+        hid, com = m["hidden_text"], m["comment_text"]
+        # Comments are read for text that speaks to an AI reader only: the general injection moves fire on
+        # commented-out code and markers ("<!-- === End header -->", "output(...)"): 4 of 296 real pages dropped.
+        hits = (sum(rule_hits(hid).values()) + ai_reader_hits(hid) if hid else 0) + (ai_reader_hits(com) if com else 0)
         sig = {"hidden_text_ratio": round(ratio, 6), "hidden_text_chars": m["hidden_chars"],
                "hidden_injection_hits": int(hits)}
         if hits or (ratio >= max_ratio and m["hidden_chars"] >= min_chars):

@@ -178,6 +178,12 @@ def addresses_ai_reader(text: str) -> bool:
     return _AI_READER.search(text) is not None
 
 
+def ai_reader_hits(text: str) -> int:
+    """How many times ``text`` speaks to an AI reader (``_AI_READER``): what the hidden-text stage counts besides
+    ``rule_hits``, whose kinds do not include it."""
+    return sum(1 for _ in _AI_READER.finditer(text))
+
+
 def final_scores(comb: Combiner, X: np.ndarray, depadded: list[str]) -> np.ndarray:
     """The shipped score from the combiner's input (``features``, columns in ``comb.names`` order): what the
     scorer and the cards both use. A text with fewer than two words carries no instruction and scores 0 (an
