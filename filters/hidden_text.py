@@ -4,7 +4,8 @@ Measured on the decoded HTML *before* extraction (extraction would either drop t
 the evidence, or keep it, hiding where it came from). Runs on ``doc["_html"]``; writes
 ``hidden_text_ratio`` (hidden characters / all text characters of the body), ``hidden_text_chars`` and
 ``hidden_injection_hits`` (instructions addressed to AI models found *in the hidden text*: the injection rules'
-kinds plus text that speaks to an AI reader; and, in HTML comments, text that speaks to an AI reader).
+kinds plus text that speaks to an AI reader; and, in HTML comments and in alt / title / aria-label / meta content
+attributes, text that speaks to an AI reader).
 
 An element is hidden when its inline style or a ``<style>`` rule (any static CSS selector, matched by cssselect)
 sets ``display:none``, ``visibility:hidden``, ``opacity:0``, a zero ``font-size``, a zero width or height
@@ -87,6 +88,7 @@ def style_hides(style: str) -> bool:
     return bool(fg and bg) and _same_color(parse_color(fg.group(1)), parse_color(bg.group(2)))
 
 
+_READ_ATTRS = frozenset({"alt", "title", "aria-label", "aria-description", "content", "placeholder"})
 _COMMENT = re.compile(r"/\*.*?\*/", re.S)
 _BRACE = re.compile(r"[{}]")
 
@@ -147,7 +149,8 @@ def _stylesheet_hidden(root) -> set:
 
 
 def measure(html: str) -> dict:
-    """{'total_chars', 'hidden_chars', 'hidden_text'} for an HTML string (lxml; malformed HTML is tolerated)."""
+    """{'total_chars', 'hidden_chars', 'hidden_text', 'unrendered_text'} for an HTML string (lxml; malformed HTML is
+    tolerated). ``unrendered_text``: comments and the attribute texts of _READ_ATTRS, one per line."""
     import lxml.html
     from lxml import etree
 
@@ -157,7 +160,7 @@ def measure(html: str) -> dict:
         try:
             root = lxml.html.document_fromstring(html.encode("utf-8", errors="replace"))
         except (etree.ParserError, ValueError):
-            return {"total_chars": 0, "hidden_chars": 0, "hidden_text": "", "comment_text": ""}
+            return {"total_chars": 0, "hidden_chars": 0, "hidden_text": "", "unrendered_text": ""}
     by_stylesheet = _stylesheet_hidden(root)
     total = hidden = 0
     hidden_parts: list[str] = []
@@ -208,7 +211,11 @@ def measure(html: str) -> dict:
 
     # HTML comments are never shown either: text there that speaks to an AI is aimed at whatever reads the raw page
     # (an agent, a scraper feeding a model). Scanned for that only (see stage), not counted in the ratio.
-    comments = [c.text.strip() for c in root.iter(etree.Comment) if c.text and c.text.strip()]
+    unrendered = [c.text.strip() for c in root.iter(etree.Comment) if c.text and c.text.strip()]
+    # So are attribute texts that tools read and most readers never see (image alt text, titles, ARIA labels,
+    # meta descriptions): the same rule reads them.
+    unrendered += [v.strip() for el in root.iter() if isinstance(el.tag, str)
+                 for k, v in el.attrib.items() if k in _READ_ATTRS and v.strip()]
     body = root.find("body")
     # The default white shows only where no stylesheet can paint the page: with a <style> that sets a background or a
     # linked stylesheet, white text may sit on a dark footer (measured: footers and result tables of the sample crawl
@@ -217,7 +224,7 @@ def measure(html: str) -> dict:
         "stylesheet" in (ln.get("rel") or "").lower() for ln in root.iter("link"))
     walk(body if body is not None else root, False, background(root, None if styled else WHITE))
     return {"total_chars": total, "hidden_chars": hidden, "hidden_text": " ".join(hidden_parts),
-            "comment_text": "\n".join(comments)}
+            "unrendered_text": "\n".join(unrendered)}
 
 
 def stage(config: dict):
@@ -235,8 +242,8 @@ def stage(config: dict):
     def fn(doc: dict):
         m = measure(doc.get("_html") or "")
         ratio = m["hidden_chars"] / m["total_chars"] if m["total_chars"] else 0.0
-        hid, com = m["hidden_text"], m["comment_text"]
-        # Comments are read for text that speaks to an AI reader only: the general injection moves fire on
+        hid, com = m["hidden_text"], m["unrendered_text"]
+        # Comments and attributes are read for text that speaks to an AI reader only: the general injection moves fire on
         # commented-out code and markers ("<!-- === End header -->", "output(...)"): 4 of 296 real pages dropped.
         hits = (sum(rule_hits(hid).values()) + ai_reader_hits(hid) if hid else 0) + (ai_reader_hits(com) if com else 0)
         sig = {"hidden_text_ratio": round(ratio, 6), "hidden_text_chars": m["hidden_chars"],
