@@ -165,27 +165,25 @@ def measure(html: str) -> dict:
     total = hidden = 0
     hidden_parts: list[str] = []
 
-    def is_hidden(el, bg) -> bool:
+    def is_hidden(el, st: str, bg) -> bool:
+        """``st``: el's inline style, lower-cased ("" without one); ``bg``: the background behind its text."""
         a = el.attrib
         if "hidden" in a or a.get("aria-hidden", "").strip().lower() == "true":
             return True
         if el in by_stylesheet:
             return True
-        st = a.get("style")
         if st and style_hides(st):
             return True
         # text painted in the colour of what is behind it (inline styles and <font color>; stylesheet colours
         # are not tracked)
-        m = _COLOR.search(st.lower()) if st else None
+        m = _COLOR.search(st)
         fg = parse_color(m.group(1)) if m else parse_color(a.get("color", "")) if el.tag == "font" else None
         return _same_color(fg, bg)
 
-    def background(el, bg):
-        """The background behind el's text: its own (inline style or bgcolor) or its parent's."""
-        st, own = el.attrib.get("style"), None
-        if st:
-            m = _BG.search(st.lower())
-            own = parse_color(m.group(2)) if m else None
+    def background(el, st: str, bg):
+        """The background behind el's text: its own (inline style ``st``, lower-cased, or bgcolor) or its parent's."""
+        m = _BG.search(st)
+        own = parse_color(m.group(2)) if m else None
         if own is None and el.attrib.get("bgcolor"):
             own = parse_color(el.attrib["bgcolor"])
         return own or bg
@@ -202,8 +200,9 @@ def measure(html: str) -> dict:
     def walk(el, hid: bool, bg) -> None:
         # Comments and processing instructions (non-str tags) and skipped tags add only their tail.
         if isinstance(el.tag, str) and el.tag.lower() not in _SKIP:
-            here_bg = background(el, bg)
-            here = hid or is_hidden(el, here_bg)
+            st = (el.attrib.get("style") or "").lower()  # once per element: three readers below
+            here_bg = background(el, st, bg)
+            here = hid or is_hidden(el, st, here_bg)
             count(el.text, here)
             for child in el:
                 walk(child, here, here_bg)
@@ -222,7 +221,8 @@ def measure(html: str) -> dict:
     # read as hidden), so there only an inline or bgcolor background counts.
     styled = any("background" in (st.text or "").lower() for st in root.iter("style")) or any(
         "stylesheet" in (ln.get("rel") or "").lower() for ln in root.iter("link"))
-    walk(body if body is not None else root, False, background(root, None if styled else WHITE))
+    walk(body if body is not None else root, False,
+         background(root, (root.attrib.get("style") or "").lower(), None if styled else WHITE))
     return {"total_chars": total, "hidden_chars": hidden, "hidden_text": " ".join(hidden_parts),
             "unrendered_text": "\n".join(unrendered)}
 
