@@ -114,7 +114,7 @@ def build_stages(config: dict) -> list[Stage]:
     def options(key: str) -> dict:
         return {k: v for k, v in config[key].items() if k != "enabled"}
 
-    english_rules = list(config["heuristics"].get("langs") or [])
+    english_rules = _langs(config["heuristics"].get("langs") or [], "heuristics")
     stages = [pre_extracted(decode.stage(config["decode"]), sets_text=False)]
     if config["hidden_text"].get("enabled", config["injection"].get("enabled")):
         from filters import hidden_text  # measured on the HTML, so it must run before extraction

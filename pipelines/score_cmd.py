@@ -81,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
             for r, s in zip(todo, score([r["text"] for r in todo])):
                 if args.kind != "unicode" and math.isnan(s):  # the LLM detector does not judge very short texts
                     r[col] = None
-                    counts["scored"] -= 1
                     counts["unscored"] += 1
                 else:
                     r[col] = int(s) if args.kind == "unicode" else round(float(s), 6)
+                    counts["scored"] += 1
         for r in pending:
             fout.write(json.dumps(r, ensure_ascii=False) + "\n")
         pending.clear()
@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             if not isinstance(row, dict):
                 counts["bad_json"] += 1
                 continue
-            counts["scored" if isinstance(row.get("text"), str) else "skipped"] += 1
+            if not isinstance(row.get("text"), str):
+                counts["skipped"] += 1
             pending.append(row)
             if len(pending) >= args.batch:
                 flush()

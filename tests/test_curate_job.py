@@ -201,3 +201,7 @@ def test_llm_detector_scores_only_its_languages(shared_data):
     config["llm"].update(enabled=True, langs="en")
     with pytest.raises(ValueError, match=r"llm\.langs must be a list"):
         curate.build_stages(config)
+    config = curate.default_config()
+    config["heuristics"]["langs"] = "en"  # a string, not a list: would have matched no language at all
+    with pytest.raises(ValueError, match=r"heuristics\.langs must be a list"):
+        curate.build_stages(config)
