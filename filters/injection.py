@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from filters import fasttext_model as ftm
+from filters import injection_lexicon as lexicon
 from filters import unicode_anomalies
 from filters.combiner import Combiner, logit
 from filters.options import number
@@ -62,6 +63,9 @@ RULES = {
     "delimiter_escape": r"(%%%|===|\-\-\-|```|\]\]\]|\}\}\})\s*(end|begin|start)\b",
 }
 _RULES = [(name, re.compile(p, re.IGNORECASE)) for name, p in RULES.items()]
+# The same moves in ~35 other languages (filters/injection_lexicon.py), as alternatives within each kind: one
+# pattern per kind, so a match counts once whichever language it is in. Used only where the lexicon's stems occur.
+_RULES_ANY_LANGUAGE = {name: re.compile(RULES[name] + "|" + p, re.IGNORECASE) for name, p in lexicon.PATTERNS.items()}
 _IMPERATIVE = re.compile(r"(^|[.!?\n]\s*)(do|don't|never|always|you must|make sure|ensure|remember|only|please)\b",
                          re.IGNORECASE)
 # A sentence (or quoted span, or line) that opens with a command verb: the grammatical form of every
@@ -131,7 +135,8 @@ SIGNAL_FEATURES = ("rule_kinds", "rule_hits_per_100w", "imperatives_per_100w", "
 
 
 def rule_hits(text: str) -> dict[str, int]:
-    return {name: len(rx.findall(text)) for name, rx in _RULES}
+    other = lexicon.possible(text)
+    return {name: len((_RULES_ANY_LANGUAGE[name] if name in other else rx).findall(text)) for name, rx in _RULES}
 
 
 def _per_100_words(count: int, words: int) -> float:
