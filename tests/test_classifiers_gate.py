@@ -132,7 +132,8 @@ def test_gate_llm():
     (test_committed_cards_generalization_floors) are the finer check."""
     data = rows("gate_llm.jsonl")[::4]
     m = ftm.metrics(llm_text.Detector().score([r["text"] for r in data]), [r["label"] for r in data])
-    # measured on these 40 rows (CPU, float32): 0.8925 blended with the self-sample detector, 0.910 before it (the
+    # measured on these 40 rows (CPU, float32): 0.8975 blended with the SmolLM2-chat-sample detector, 0.8925 with the
+    # Gemma-sample one, 0.910 before either (the
     # shared-data detector alone); SmolLM2 alone 0.873 (0.936 on all 160 rows); the target is 0.95
     assert m["auroc"] >= 0.88, m
 
@@ -143,8 +144,9 @@ def test_committed_cards_generalization_floors():
     assert len([s for s in gen if s.startswith("generator=")]) == 6 and len([s for s in gen if s.startswith("domain=")]) == 3
     assert llm["params"]["self_samples"]["weight"] == llm_text.SELF_WEIGHT and llm["params"]["self_samples"]["rows"] == 1530
     for split, by_fs in gen.items():
-        # Blended with the detector fitted against Gemma's own low-temperature samples (nineteenth session), measured
-        # >= 0.854 / >= 0.858 (mean 0.923), for GPT-3.5/4 text 0.886 -> 0.908 (benchmarks/llm_modern.py's set). The
+        # Blended with the detector fitted against SmolLM2-Instruct's own chat answers (twenty-first session), measured
+        # >= 0.858 / >= 0.854 (mean 0.919), for GPT-3.5/4 text 0.886 -> 0.926 (benchmarks/llm_modern.py's set; with
+        # Gemma's low-temperature samples instead, nineteenth session: >= 0.854 / >= 0.858, mean 0.923, 0.908). The
         # shared-data detector alone, the blend's first part, measured >= 0.882 / >= 0.892 (mean 0.943) with
         # Gemma-3-270M beside SmolLM2 (SmolLM2 alone: >= 0.870 / >= 0.861 with the predictability weights held to
         # their direction, llm_text.SIGNS; free: >= 0.848 / >= 0.887, but 0.731 on GPT-3.5/4 text against 0.863
@@ -153,7 +155,7 @@ def test_committed_cards_generalization_floors():
         assert by_fs[shipped]["auroc"] >= floor, (split, by_fs[shipped])
         parts = by_fs[shipped]["auroc_by_detector"]
         assert parts["shared"] >= (0.87 if split.startswith("generator=") else 0.88), (split, parts)
-        assert parts["self"] >= 0.78, (split, parts)  # measured 0.791-0.946: it reads the base models' samples worse
+        assert parts["self"] >= 0.78, (split, parts)  # measured 0.782-0.934: it reads the base models' samples worse
         assert by_fs[shipped]["auroc"] >= by_fs["fasttext"]["auroc"], split  # the baseline it must beat
         # the second LM must add to the first on every split (it did by 0.008-0.034), not only on average
         assert by_fs[shipped]["auroc"] > by_fs["plm+ref+style"]["auroc"], split
