@@ -49,23 +49,20 @@ LMS = {  # --lm: (temperature, seed, end tokens banned for the first N new token
 
 
 def prompts(lm, texts: list[str], chat: bool) -> dict[int, tuple[list[int], list[int]]]:
-    """index -> (the model's input, the text's first PROMPT_TOKENS tokens) for texts at least that long. ``chat``: the
-    first tokens wrapped in SmolLM2-Instruct's template as the user's text and opening the assistant's answer; else
-    [bos] + the first tokens (a plain continuation)."""
-    from filters.charlm import normalize
-
-    if not chat:
-        return {i: (e, e[1:]) for i, e in enumerate(lm.encode(texts, PROMPT_TOKENS)) if len(e) == PROMPT_TOKENS + 1}
-    tok = lm.tokenizer
-    enc = lambda s: tok.encode(s, add_special_tokens=False).ids
-    start, end = tok.token_to_id("<|im_start|>"), tok.token_to_id("<|im_end|>")
-    head = [start] + enc(SYSTEM) + [end] + enc("\n") + [start] + enc(REQUEST)
-    mid = [end] + enc("\n") + [start] + enc("assistant\n")
+    """index -> (the model's input, the text's first PROMPT_TOKENS tokens) for texts at least that long (``lm.encode``:
+    the features' whitespace normalization). ``chat``: the first tokens wrapped in SmolLM2-Instruct's template as the
+    user's text and opening the assistant's answer; else [bos] + the first tokens (a plain continuation)."""
+    if chat:
+        tok = lm.tokenizer
+        enc = lambda s: tok.encode(s, add_special_tokens=False).ids
+        start, end = tok.token_to_id("<|im_start|>"), tok.token_to_id("<|im_end|>")
+        head = [start] + enc(SYSTEM) + [end] + enc("\n") + [start] + enc(REQUEST)
+        mid = [end] + enc("\n") + [start] + enc("assistant\n")
     out = {}
-    for i, t in enumerate(texts):
-        first = enc(normalize(t))[:PROMPT_TOKENS]
-        if len(first) == PROMPT_TOKENS:
-            out[i] = (head + first + mid + first, first)
+    for i, e in enumerate(lm.encode(texts, PROMPT_TOKENS)):  # [bos] + the first tokens
+        if len(e) == PROMPT_TOKENS + 1:
+            first = e[1:]
+            out[i] = (head + first + mid + first if chat else e, first)
     return out
 
 
