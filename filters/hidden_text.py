@@ -52,13 +52,14 @@ _NAMED = {"white": (255, 255, 255), "black": (0, 0, 0), "red": (255, 0, 0), "lim
           "yellow": (255, 255, 0), "silver": (192, 192, 192), "gray": (128, 128, 128), "grey": (128, 128, 128),
           "whitesmoke": (245, 245, 245), "snow": (255, 250, 250), "ivory": (255, 255, 240)}
 _RGB = re.compile(r"rgba?\(\s*([\d.]+)(%?)[\s,]+([\d.]+)(%?)[\s,]+([\d.]+)(%?)")
+_COLOR_TOKEN = re.compile(r"#[0-9a-f]{3,8}\b|rgba?\([^)]*\)|[a-z]+")
 WHITE = (255, 255, 255)  # the page background when no stylesheet can set one (see measure)
 NEAR = 8  # colours this close in every channel read as one (#fefefe on white is as invisible as #fff)
 
 
 def parse_color(value: str) -> tuple[int, int, int] | None:
     """(r, g, b) of the first CSS colour in ``value`` (hex, rgb()/rgba(), a common name), or None."""
-    for tok in re.findall(r"#[0-9a-f]{3,8}\b|rgba?\([^)]*\)|[a-z]+", value.lower()):
+    for tok in _COLOR_TOKEN.findall(value.lower()):
         if tok.startswith("#"):
             h = tok[1:]
             if len(h) in (3, 4):
