@@ -207,7 +207,9 @@ def test_self_sample_builder_writes_as_smollm2_chat_assistant():
     assert shown.startswith("<|im_start|>system\n") and "<|im_start|>user\nContinue this text:" in shown
     assert model_input[-len(first):] == first and shown.count(lm.tokenizer.decode(first)) == 2  # asked, then answered
     assert "<|im_start|>assistant\n" in shown
-    out = b.sample(lm, [long], new_tokens=3, temperature=0.7, top_p=0.95, seed=5, batch=4, chat=True, min_new=3)
+    writer = b.WRITERS["smollm2-chat"]
+    assert (writer.temperature, writer.seed, writer.min_new) == (0.7, 5, 200)  # the committed set's recipe
+    out = b.sample(lm, [long], writer._replace(min_new=3), new_tokens=3, top_p=0.95, batch=4)
     opening = lm.tokenizer.decode(first)
     assert out[0].startswith(opening) and len(out[0]) > len(opening)  # an end token was banned for the 3 new tokens
 

@@ -29,6 +29,7 @@ import gzip
 import json
 import os
 import sys
+from typing import NamedTuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
@@ -42,9 +43,29 @@ OUTPUT = os.path.join(ROOT, "filters", "data", "llm_self_samples.jsonl.gz")
 # SmolLM2-Instruct's chat template around the prompt: its default system turn, then the user's request.
 SYSTEM = "system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face"
 REQUEST = "user\nContinue this text:\n\n"
-LMS = {  # --lm: (temperature, seed, end tokens banned for the first N new tokens)
-    "smollm2-chat": (0.7, 5, 200),
-    "gemma": (0.5, 3, 0),
+
+
+class Writer(NamedTuple):
+    """One ``--lm``: everything that differs between the two sample sets, in one place."""
+    generator: str         # the samples' "generator" field
+    temperature: float
+    seed: int
+    min_new: int           # end tokens banned for the first min_new new tokens
+    chat: bool             # SmolLM2-Instruct's chat template around the prompt (else a plain continuation)
+    ends: tuple[str, ...]  # the tokens that end a sample
+
+    def load(self, dtype):
+        from filters import gemma_lm, gguf_lm
+
+        if self.chat:
+            return gguf_lm.LlamaLM(gguf_lm.checked_path(sha256=gguf_lm.FILE_SHA256), dtype=dtype)
+        return gemma_lm.GemmaLM(gemma_lm.checked_path(sha256=gemma_lm.FILE_SHA256), dtype=dtype)
+
+
+WRITERS = {
+    "smollm2-chat": Writer("smollm2-135m-instruct-chat", 0.7, 5, 200, True,
+                           ("<|im_end|>", "<|im_start|>", "<|endoftext|>")),
+    "gemma": Writer("gemma-3-270m", 0.5, 3, 0, False, ("<eos>", "<end_of_turn>")),
 }
 
 
@@ -66,17 +87,16 @@ def prompts(lm, texts: list[str], chat: bool) -> dict[int, tuple[list[int], list
     return out
 
 
-def sample(lm, texts: list[str], new_tokens: int, temperature: float, top_p: float, seed: int, batch: int,
-           chat: bool = False, min_new: int = 0) -> dict[int, str]:
-    """index -> the text's first PROMPT_TOKENS tokens and up to ``new_tokens`` sampled ones, decoded (``prompts``; end
-    tokens banned for the first ``min_new``). Texts shorter than the prompt are left out."""
+def sample(lm, texts: list[str], writer: Writer, new_tokens: int, top_p: float, batch: int) -> dict[int, str]:
+    """index -> the text's first PROMPT_TOKENS tokens and up to ``new_tokens`` sampled ones, decoded (``prompts``; the
+    writer's end tokens banned for its first ``min_new``). Texts shorter than the prompt are left out."""
     import torch
 
-    names = ("<|im_end|>", "<|im_start|>", "<|endoftext|>") if chat else ("<eos>", "<end_of_turn>")
-    eos = sorted({lm.tokenizer.token_to_id(t) for t in names} - {None})
-    todo = prompts(lm, texts, chat)
+    eos = sorted({lm.tokenizer.token_to_id(t) for t in writer.ends} - {None})
+    temperature, min_new = writer.temperature, writer.min_new
+    todo = prompts(lm, texts, writer.chat)
     keys = sorted(todo)
-    gen = torch.Generator(device=lm.device).manual_seed(seed)
+    gen = torch.Generator(device=lm.device).manual_seed(writer.seed)
     out = {}
     with torch.inference_mode():
         for start in range(0, len(keys), batch):
@@ -102,40 +122,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default=cd.DEFAULT_DATA, help="shared data folder (default: %(default)s)")
     p.add_argument("--output", default=OUTPUT)
     p.add_argument("--device", default="cuda", help="torch device (a CPU works, in hours)")
-    p.add_argument("--lm", choices=sorted(LMS), default="smollm2-chat", help="which scoring LM writes (default: %(default)s)")
+    p.add_argument("--lm", choices=sorted(WRITERS), default="smollm2-chat", help="which scoring LM writes (default: %(default)s)")
     p.add_argument("--temperature", type=float, default=None, help="default: the --lm's (smollm2-chat 0.7, gemma 0.5)")
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--new-tokens", type=int, default=256)
     p.add_argument("--seed", type=int, default=None, help="default: the --lm's (smollm2-chat 5, gemma 3)")
     p.add_argument("--batch", type=int, default=768)
     args = p.parse_args(argv)
-    temperature, seed, min_new = LMS[args.lm]
-    args.temperature = temperature if args.temperature is None else args.temperature
-    args.seed = seed if args.seed is None else args.seed
-    if not 0 < args.temperature <= 2 or not 0 < args.top_p <= 1:
-        p.error(f"--temperature must be in (0, 2] and --top-p in (0, 1] (got {args.temperature}, {args.top_p})")
+    writer = WRITERS[args.lm]
+    writer = writer._replace(temperature=writer.temperature if args.temperature is None else args.temperature,
+                             seed=writer.seed if args.seed is None else args.seed)
+    if not 0 < writer.temperature <= 2 or not 0 < args.top_p <= 1:
+        p.error(f"--temperature must be in (0, 2] and --top-p in (0, 1] (got {writer.temperature}, {args.top_p})")
     import torch
 
-    from filters import gemma_lm, gguf_lm
-
-    dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
-    if args.lm == "gemma":
-        lm, name = gemma_lm.GemmaLM(gemma_lm.checked_path(sha256=gemma_lm.FILE_SHA256), dtype=dtype), "gemma-3-270m"
-    else:
-        lm, name = gguf_lm.LlamaLM(gguf_lm.checked_path(sha256=gguf_lm.FILE_SHA256), dtype=dtype), "smollm2-135m-instruct-chat"
-    lm = lm.to(args.device)
+    lm = writer.load(torch.bfloat16 if args.device.startswith("cuda") else torch.float32).to(args.device)
     humans = [r for r in cd.llm_rows(args.data) if r["label"] == 0]
-    texts = sample(lm, [r["text"] for r in humans], args.new_tokens, args.temperature, args.top_p, args.seed,
-                   args.batch, chat=args.lm == "smollm2-chat", min_new=min_new)
+    texts = sample(lm, [r["text"] for r in humans], writer, args.new_tokens, args.top_p, args.batch)
     tmp = args.output + ".tmp"
     # no name and no time in the gzip header: the same samples give the same bytes
     with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as f:
         for i, r in enumerate(humans):
             if i in texts:
                 f.write((json.dumps({"text": texts[i], "group": r["group"], "domain": r["domain"],
-                                     "generator": name, "temperature": args.temperature,
-                                     "top_p": args.top_p, "seed": args.seed, "prompt_tokens": PROMPT_TOKENS,
-                                     "min_new_tokens": min_new},
+                                     "generator": writer.generator, "temperature": writer.temperature,
+                                     "top_p": args.top_p, "seed": writer.seed, "prompt_tokens": PROMPT_TOKENS,
+                                     "min_new_tokens": writer.min_new},
                                     ensure_ascii=False) + "\n").encode())
     os.replace(tmp, args.output)
     print(f"wrote {len(texts)} samples of {len(humans)} human texts to {args.output}")
