@@ -33,6 +33,13 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+def _no_bigquery_notice(record: logging.LogRecord) -> bool:
+    """Drops the warning Beam logs on import when the optional BigQuery client (apitools) is not installed: gristmill
+    reads and writes no BigQuery, so it was noise that looked like a broken install on every command, --help included.
+    (Beam's worker processes in multi-processing mode log it, and their own warnings, where this filter cannot reach.)"""
+    return not str(record.msg).startswith("apitools not found")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -43,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gristmill: unknown command {name!r}; one of: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
     module, func, _ = COMMANDS[name]
+    logging.getLogger().addFilter(_no_bigquery_notice)
     progress = logging.getLogger("gristmill")  # the jobs' per-file progress lines (pipelines/dofn.py)
     if not progress.handlers:
         handler = logging.StreamHandler(sys.stderr)

@@ -1,12 +1,12 @@
 """``gristmill score --kind quality|llm|injection|unicode --input X.jsonl --output Y.jsonl``.
 
-Adds ``<kind>_score`` (``unicode_anomalies`` for unicode) to every JSON line that has a string ``text``
-field; other lines are copied unchanged and counted (``skipped``). Lines that are not JSON objects are
-counted as ``bad_json`` and left out, so the output is always valid JSON lines. The LLM detector does not judge
-a text of fewer than 16 tokens (``llm_text.MIN_TOKENS``, ~12 English words): its score is null and it is counted as ``unscored``
-(lines = scored + unscored + skipped + bad_json). Scores are computed in
-batches (the LLM-text detector batches its language model). Counts go to stderr as one JSON line.
-``--device cuda`` runs the pretrained LMs (the LLM-text detector's two, the injection detector's Gemma head) on a GPU.
+Adds ``<kind>_score`` (``unicode_anomalies`` for unicode) to every JSON line that has a string ``text`` field;
+other lines are copied unchanged and counted (``skipped``). Lines that are not JSON objects are counted as
+``bad_json`` and left out, so the output is always valid JSON lines. The LLM detector does not judge a text of
+fewer than 16 tokens (``llm_text.MIN_TOKENS``, ~12 English words): its score is null and it is counted as
+``unscored`` (lines = scored + unscored + skipped + bad_json). Scores are computed in batches (the LLM-text
+detector batches its language model). Counts go to stderr as one JSON line. ``--device cuda`` runs the
+pretrained LMs (the LLM-text detector's two, the injection detector's Gemma head) on a GPU.
 """
 from __future__ import annotations
 
