@@ -34,9 +34,10 @@ def usage() -> str:
 
 
 def _no_bigquery_notice(record: logging.LogRecord) -> bool:
-    """Drops the warning Beam logs on import when the optional BigQuery client (apitools) is not installed: gristmill
-    reads and writes no BigQuery, so it was noise that looked like a broken install on every command, --help included.
-    (Beam's worker processes in multi-processing mode log it, and their own warnings, where this filter cannot reach.)"""
+    """Drops the warning Beam logs on import when the optional BigQuery client (apitools) is not installed:
+    gristmill reads and writes no BigQuery, so it was noise that looked like a broken install on every command,
+    --help included. (Beam's worker processes in multi-processing mode log it, and their own warnings, where this
+    filter cannot reach.)"""
     return not str(record.msg).startswith("apitools not found")
 
 
