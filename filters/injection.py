@@ -21,7 +21,8 @@ LM_LAYERS for what it measured; SmolLM2-135M's layer 20 until the thirteenth ses
 
 Texts longer than CHUNK_MIN_DOC_WORDS words are also scored in chunks of about 100 words (``chunks``,
 ``window_scores``) and take the highest score: an injection paragraph hidden in a long page is otherwise
-averaged away. The cards' held-out numbers use the same windowed score.
+averaged away. A key: value record (a tool's result, a whois entry) is also scored field by field at any length
+(``record_fields``). The cards' held-out numbers use the same windowed score.
 """
 from __future__ import annotations
 
@@ -584,9 +585,10 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 # RECORD_MIN_FIELDS lines, and RECORD_MIN_SHARE of its non-blank lines, are "key: value" (a key of up to ~40
 # letters, digits, spaces and ._()/- that starts with a letter), and at most half of its values are long (at least
 # RECORD_VALUE_MIN_WORDS words): a data record is mostly ids, dates and names, while an interview, advice column or
-# transcript written as "Name: ..." turns is mostly long values (without that condition a CEO interview in the sample
-# crawl went 0.74 -> 0.91, over the threshold). Each long value is a chunk. The three numbers were set before any
-# measurement and not tuned. Measured in the card's protocol (RESULTS.md, "Injection, fourteenth pass"): recall at
+# transcript written as "Name: ..." turns is mostly long values. Each long value is a chunk. The three numbers were
+# set before any measurement and not tuned; the "at most half long" condition was added after the first definition
+# put a CEO interview of the sample crawl at 0.91 (0.74 before), over the threshold; the card's figures stayed the
+# same to the third digit. Measured in the card's protocol (RESULTS.md, "Injection, fourteenth pass"): recall at
 # 1% FPR, random split 0.921 -> 0.941 (planted documents in it 0.377 -> 0.623); planted held out 0.247 -> 0.263,
 # non-English held out 0.408 -> 0.394, the other six within 0.004; benign text at 0.9 unchanged but for defenders'
 # prompts 3.9% -> 4.3% (17 of 1,194 are lists of "Rule: ..." lines). Prose, questions and web pages are almost
