@@ -100,6 +100,26 @@ def test_public_attack_snapshots_are_labelled_grouped_and_licensed():
     assert kinds == attacks | {"carrier_text"}
 
 
+def test_multilingual_questions_are_benign_rows_of_every_script_grouped_by_language():
+    """The benign prompts in 107 languages (filters/data/multilingual_questions.jsonl.gz) join the injection rows
+    as one group per language (a group split holds whole languages out), in the scripts the UDHR lacks (Thai,
+    Khmer), with one template per language: more rows cost unseen non-English attacks (RESULTS.md)."""
+    import gzip
+    import unicodedata
+
+    rows = [r for r in cd.injection_rows(os.path.join(FIX, "mini_data")) if r["kind"] == "multilingual_question"]
+    assert len(rows) == 320 and all(r["label"] == 0 and r["file"] == cd.MULTILINGUAL_QUESTIONS for r in rows)
+    langs = {r["group"].removeprefix("mgsm/") for r in rows}
+    assert len(langs) == 107 and not any(l.startswith("eng") for l in langs)
+    assert len(rows) <= 3 * len(langs)  # question, instruction + question, answer of one template
+    scripts = {unicodedata.name(c).split()[0] for r in rows for c in r["text"] if c.isalpha()}
+    assert {"THAI", "KHMER", "HANGUL", "ETHIOPIC", "MYANMAR"} <= scripts
+    # the templates the gate fixture scores (tests/fixtures/classifiers/unseen_scripts.jsonl.gz) never train
+    with gzip.open(os.path.join(FIX, "unseen_scripts.jsonl.gz"), "rt", encoding="utf-8") as f:
+        unseen = [json.loads(line)["text"] for line in f]
+    assert len(unseen) == 360 and not set(unseen) & {r["text"] for r in rows}
+
+
 def test_planted_instructions_train_and_their_documents_are_scored():
     """An injected document beside its clean copy trains as the planted instruction only and is scored whole;
     trained whole, the model learned the documents' genre (bios, resumes, press releases) as the attack."""
