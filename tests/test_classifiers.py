@@ -104,6 +104,7 @@ def test_multilingual_questions_are_benign_rows_of_every_script_grouped_by_langu
     """The benign prompts in 107 languages (filters/data/multilingual_questions.jsonl.gz) join the injection rows
     as one group per language (a group split holds whole languages out), in the scripts the UDHR lacks (Thai,
     Khmer), with one template per language: more rows cost unseen non-English attacks (RESULTS.md)."""
+    import collections
     import gzip
     import unicodedata
 
@@ -111,7 +112,8 @@ def test_multilingual_questions_are_benign_rows_of_every_script_grouped_by_langu
     assert len(rows) == 320 and all(r["label"] == 0 and r["file"] == cd.MULTILINGUAL_QUESTIONS for r in rows)
     langs = {r["group"].removeprefix("mgsm/") for r in rows}
     assert len(langs) == 107 and not any(l.startswith("eng") for l in langs)
-    assert len(rows) <= 3 * len(langs)  # question, instruction + question, answer of one template
+    # question, instruction + question, answer of one template: at most three rows per language
+    assert max(collections.Counter(r["group"] for r in rows).values()) <= 3
     scripts = {unicodedata.name(c).split()[0] for r in rows for c in r["text"] if c.isalpha()}
     assert {"THAI", "KHMER", "HANGUL", "ETHIOPIC", "MYANMAR"} <= scripts
     # the templates the gate fixture scores (tests/fixtures/classifiers/unseen_scripts.jsonl.gz) never train

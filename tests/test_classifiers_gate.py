@@ -76,8 +76,8 @@ def test_gate_injection_benign_prompts_in_other_scripts():
     README-classifiers.md). Trained with UDHR lines as its only non-English benign text (no Thai, no Khmer), the
     model of the twenty-third session had learned those scripts as attacks: 4 of these at 0.9 (Thai, Korean 2,
     Japanese), 17 at 0.5, Thai's highest 0.936 and Khmer's 0.744. With one benign template per language in training
-    (filters/data/multilingual_questions.jsonl.gz) measured 0 / 4 (Korean and Japanese questions), Thai <= 0.2 and
-    Khmer 0.392."""
+    (filters/data/multilingual_questions.jsonl.gz) measured 0 / 4 (Korean and Japanese questions), Thai's highest 0.181
+    and Khmer's 0.392."""
     with gzip.open(os.path.join(FIX, "unseen_scripts.jsonl.gz"), "rt", encoding="utf-8") as f:
         data = [json.loads(line) for line in f]
     s = injection.Scorer().score([r["text"] for r in data])
