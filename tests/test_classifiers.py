@@ -274,6 +274,7 @@ def test_gguf_lm_missing_file_names_the_install_line(monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_gguf_lm_is_the_pretrained_model_it_claims():
     """Tokenizer round trip, a sensible greedy continuation, a pretrained model's loss on human English
     (~3.3 nats/token; the wrong rotary layout measured 5.5), and Fast-DetectGPT's sign on the gate texts."""
@@ -379,6 +380,7 @@ def test_gguf_reader_reads_what_the_gguf_package_reads():
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_gemma_lm_matches_transformers_and_reads_like_a_pretrained_model():
     """Gemma-3-270M as filters/gemma_lm.py runs it. Pinned from transformers 5.24's own GGUF loader (run once in a
     scratch environment, float32, the same file): the token ids of a sentence and its mean loss, 2.41397
@@ -435,6 +437,7 @@ def test_llm_training_path_end_to_end(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_llm_default_recipe_trains_on_cpu_and_reloads(tmp_path):
     """The shipped recipe (pretrained LM + reference byte LM + word frequencies + style): no fine-tuning, so
     the saved detector reproduces the training run's held-out metrics from the files it wrote (to bf16
@@ -546,6 +549,7 @@ def test_gguf_lm_residual_means_read_the_text_not_the_batch():
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_train_and_score_commands(tmp_path, capsys):
     out = tmp_path / "inj"
     env = {**os.environ, "PYTHONPATH": ROOT}

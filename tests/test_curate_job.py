@@ -179,6 +179,7 @@ def test_english_rules_judge_only_the_configured_languages(shared_data):
         assert (kept is not None) == expect_kept, (langs, rejected and rejected["reason"])
 
 
+@pytest.mark.heavy
 def test_llm_detector_scores_only_its_languages(shared_data):
     """The LLM-text stage judges English pages and passes others with a null llm_score (llm.langs); [] judges all."""
     from pipelines.stages import StageCounts, run_chain

@@ -40,6 +40,7 @@ def test_curate_flags_use_every_core_unless_the_user_chose():
         assert run.curate_flags(chosen, 7) == chosen
 
 
+@pytest.mark.heavy
 def test_run_on_two_small_warcs_scores_every_page_and_reconciles(tmp_path, capsys):
     # 10 of the Common Crawl excerpt's pages (several fail C4's rules: rejected text for the ablation) and the
     # last 6 of mixed.warc.gz (a JSON body and a 404 among them); few pages, since the LLM stage takes ~6 s a page
