@@ -443,8 +443,9 @@ def test_llm_default_recipe_trains_on_cpu_and_reloads(tmp_path):
     the saved detector reproduces the training run's held-out metrics from the files it wrote (to bf16
     rounding: the pretrained LM's features move in the 3rd digit with the batch's shape). 16 tokens per
     text (after 4) instead of the shipped 256 (after 32), on every fourth row of the gate fixture (40 and their 20 self
-    samples), to keep the test short (two LMs read every text, Gemma at ~3x SmolLM2's cost; padded to 32 positions,
-    so fewer tokens would not save more); the card records both and the detector obeys."""
+    samples), to keep the test short (two LMs read every text, Gemma at ~3x SmolLM2's cost; their blocks read 32
+    padded positions whatever the count, so fewer tokens would save only output-layer work); the card records both
+    and the detector obeys."""
     data = rows("gate_llm.jsonl")[::4]
     for r in data:
         r["group"] = r["domain"] + "-" + hashlib.sha1(r["text"][:120].encode()).hexdigest()[:8]
