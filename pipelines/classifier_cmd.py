@@ -42,12 +42,13 @@ def _summary(card: dict) -> str:
 
 def train(kind: str, out: str, data: str, lm: str, steps: int, device: str, fast: bool,
           feature_set: str | None = None, public_attacks: bool = True, lm_head: bool = True,
-          self_samples: bool = True) -> dict:
+          self_samples: bool = True, embedding_head: bool = True) -> dict:
     if kind == "quality":
         return ct.train_quality(cd.quality_rows(data), out, root=data)
     if kind == "injection":
         return injection_train.train_injection(cd.injection_rows(data, public_attacks=public_attacks), out,
-                                               families=not fast, root=data, device=device, lm=lm_head)
+                                               families=not fast, root=data, device=device, lm=lm_head,
+                                               embeddings=embedding_head)
     if kind == "llm":
         rows = cd.llm_rows(data)
         rows += cd.llm_self_samples(rows) if self_samples else []
@@ -80,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--without-lm-head", action="store_true",
                    help="--kind injection: no Gemma head (its inputs take ~0.2 s a row on a CPU without bf16 units; the "
                         "model then scores without the LM, faster, and misses more unseen attack families)")
+    t.add_argument("--without-embedding-head", action="store_true",
+                   help="--kind injection: no all-MiniLM-L6-v2 head either (its inputs take ~0.1 s a row on a CPU "
+                        "without bf16 units): fastText, the rules and the combiner only, trained in seconds; the "
+                        "model then scores without the sentence encoder and misses more unseen attack families")
     t.add_argument("--without-self-samples", action="store_true",
                    help="--kind llm: one detector, humans against the shared data's machine text only, without the second "
                         "one fitted against SmolLM2-135M-Instruct's assistant-mode continuations of the human texts "
@@ -105,13 +110,15 @@ def main(argv: list[str] | None = None) -> int:
             p.error("'--feature-set' applies to --kind llm only")
         if args.without_lm_head and args.kind != "injection":
             p.error("'--without-lm-head' applies to --kind injection only")
+        if args.without_embedding_head and args.kind != "injection":
+            p.error("'--without-embedding-head' applies to --kind injection only")
         if args.without_self_samples and args.kind != "llm":
             p.error("'--without-self-samples' applies to --kind llm only")
         if args.feature_set is not None and args.feature_set not in llm_text.FEATURE_SETS:
             p.error(f"'--feature-set' must be one of {sorted(llm_text.FEATURE_SETS)} (got {args.feature_set!r})")
         card = train(args.kind, out, args.data, args.lm, steps, args.device, args.fast, args.feature_set,
                      public_attacks=not args.without_public_attacks, lm_head=not args.without_lm_head,
-                     self_samples=not args.without_self_samples)
+                     self_samples=not args.without_self_samples, embedding_head=not args.without_embedding_head)
         print(_summary(card))
         print(f"wrote {out}")
         return 0

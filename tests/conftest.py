@@ -17,6 +17,18 @@ def shared_data() -> Path:
     return SHARED
 
 
+@pytest.fixture
+def recorded(request, monkeypatch):
+    """The pretrained encoders' outputs on this test's texts, replayed from its recording (tests/recorded.py says what
+    is replayed, what is still checked live, and how to re-record)."""
+    from tests.recorded import Recording
+
+    r = Recording(request.node.name)
+    r.install(monkeypatch)
+    yield r
+    r.finish()
+
+
 def pytest_configure(config):
     # Worker processes Beam starts must import the repo's packages even without an editable install.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))

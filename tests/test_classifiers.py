@@ -438,23 +438,20 @@ def test_llm_training_path_end_to_end(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.heavy
-def test_llm_default_recipe_trains_on_cpu_and_reloads(tmp_path):
+def test_llm_default_recipe_trains_on_cpu_and_reloads(tmp_path, recorded):
     """The shipped recipe (pretrained LM + reference byte LM + word frequencies + style): no fine-tuning, so
-    the saved detector reproduces the training run's held-out metrics from the files it wrote (to bf16
-    rounding: the pretrained LM's features move in the 3rd digit with the batch's shape). 16 tokens per
-    text (after 4) instead of the shipped 256 (after 32), on every fourth row of the gate fixture (40 and their 20 self
-    samples), to keep the test short (two LMs read every text, Gemma at ~3x SmolLM2's cost; their blocks read 32
-    padded positions whatever the count, so fewer tokens would save only output-layer work); the card records both
-    and the detector obeys."""
-    data = rows("gate_llm.jsonl")[::4]
+    the saved detector reproduces the training run's held-out metrics from the files it wrote. On the gate fixture's
+    160 rows and their 80 self samples, 16 tokens per text (after 4) instead of the shipped 256 (after 32): the card
+    records both and the detector obeys. The two LMs' statistics are replayed from the test's recording but for a
+    pinned sample recomputed live (tests/recorded.py; live, with Gemma at ~3x SmolLM2's cost, ~4 min here)."""
+    data = rows("gate_llm.jsonl")
     for r in data:
         r["group"] = r["domain"] + "-" + hashlib.sha1(r["text"][:120].encode()).hexdigest()[:8]
         r["file"] = "gate_llm.jsonl"
-    # SmolLM2-Instruct's chat continuation of each kept human row (line k of the fixture is data[k // 4]): the second
-    # detector
-    selfs = [r for r in rows("gate_llm_self.jsonl") if r["source"] % 4 == 0]
+    # SmolLM2-Instruct's chat continuation of each human row (``source``: its line in the fixture): the second detector
+    selfs = rows("gate_llm_self.jsonl")
     for r in selfs:
-        r.update(label=1, group=data[r["source"] // 4]["group"], file="gate_llm_self.jsonl", self_sample=True)
+        r.update(label=1, group=data[r["source"]]["group"], file="gate_llm_self.jsonl", self_sample=True)
     from filters import gemma_lm
 
     lm = os.path.join(os.path.dirname(llm_text.__file__), "models", "lm", "lm.npz")
@@ -468,8 +465,8 @@ def test_llm_default_recipe_trains_on_cpu_and_reloads(tmp_path):
     _, te = ct.llm_splits(data + selfs)["random_group"]
     assert te == ct.llm_splits(data)["random_group"][1]  # self samples are in no split
     n_train = len(ct.self_sample_rows(data + selfs, ct.llm_splits(data + selfs)["random_group"][0]))
-    assert card["params"]["self_samples"] == {"rows": 20, "train_rows": n_train, "weight": llm_text.SELF_WEIGHT,
-                                              "file": cd.LLM_SELF_SAMPLES} and 10 <= n_train < 20
+    assert card["params"]["self_samples"] == {"rows": 80, "train_rows": n_train, "weight": llm_text.SELF_WEIGHT,
+                                              "file": cd.LLM_SELF_SAMPLES} and 50 <= n_train < 80
     assert set(card["heldout"]["auroc_by_detector"]) == {"shared", "self"}
     det = llm_text.Detector(str(tmp_path / "llm"))
     assert det.blend is not None and det.blend.weight == llm_text.SELF_WEIGHT
@@ -558,7 +555,8 @@ def test_train_and_score_commands(tmp_path, capsys):
     out = tmp_path / "inj"
     env = {**os.environ, "PYTHONPATH": ROOT}
     r = subprocess.run([sys.executable, "-m", "pipelines.cli", "classifier", "train", "--kind", "injection",
-                        "--fast", "--without-public-attacks", "--without-lm-head", "--data", os.path.join(FIX, "mini_data"),
+                        "--fast", "--without-public-attacks", "--without-lm-head", "--without-embedding-head",
+                        "--data", os.path.join(FIX, "mini_data"),
                         "--output", str(out)],
                        capture_output=True, text=True, env=env, cwd=ROOT)
     assert r.returncode == 0, r.stderr
@@ -567,10 +565,12 @@ def test_train_and_score_commands(tmp_path, capsys):
     assert files["adversarial/prompt_injection.jsonl"] == ftm.file_sha256(
         os.path.join(FIX, "mini_data", "adversarial", "prompt_injection.jsonl"))
     assert card["params"]["fasttext"]["thread"] == 1
-    # --without-lm-head (SmolLM2 over these 1,518 rows would take ~5 min here; the rebuild test in
-    # test_classifiers_gate.py trains with it): no LM part in the folder or the card; the scoring below loads it
-    assert sorted(os.listdir(out)) == ["card.json", "combiner.json", "embedding_head.json", "fasttext.ftz"]
-    assert "lm_head" not in card["params"] and "lm_head_only" not in card["heldout"]
+    # --without-lm-head --without-embedding-head (Gemma and MiniLM over these 1,518 rows would take ~8 min and ~2 min
+    # here; the rebuild test in test_classifiers_gate.py trains both heads): no part of either in the folder or the
+    # card, and the scoring below loads the folder without them
+    assert sorted(os.listdir(out)) == ["card.json", "combiner.json", "fasttext.ftz"]
+    assert not {"lm_head", "embedding"} & set(card["params"])
+    assert not {"lm_head_only", "embedding_only"} & set(card["heldout"])
     assert not any(f.endswith(("public_attacks.jsonl.gz", "indirect_attacks.jsonl.gz")) for f in files)  # --without-public-attacks
     assert {"precision", "recall", "auroc", "recall_at_1pct_fpr"} <= set(card["heldout"]["combined"])
 

