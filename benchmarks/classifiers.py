@@ -41,6 +41,13 @@ def rate(fn, items, min_seconds: float = 3.0) -> float:
             return n / dt
 
 
+def note(speed: dict, name: str, value: float) -> None:
+    """Keep a measurement and print it at once (stderr): a run cut short (the LLM detector's two passes over the pages
+    take ~30 min on a 2-core AVX2 CPU) keeps what it measured."""
+    speed[name] = value
+    print(f"{name}: {value:.2f} docs/s", file=sys.stderr, flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=cd.DEFAULT_DATA)
@@ -70,25 +77,25 @@ def main() -> int:
     st = {"quality": quality.stage({}), "injection": injection.stage({}), "llm": llm_text.stage({}),
           "unicode": unicode_anomalies.stage({}), "hidden_text": hidden_text.stage({})}
     speed = {}
-    speed["anchor: trafilatura.extract (HTML, fast=False)"] = rate(lambda h: trafilatura.extract(h), html)
-    speed["hidden_text stage (HTML)"] = rate(lambda h: st["hidden_text"].fn({"_html": h}), html)
-    speed["unicode stage"] = rate(lambda t: st["unicode"].fn({"text": t}), texts)
-    speed["quality stage (per doc)"] = rate(lambda t: st["quality"].fn({"text": t}), texts)
-    speed["quality score cmd (batch 64)"] = rate(lambda b: q.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)]) * 64
-    speed["injection stage (per doc)"] = rate(lambda t: st["injection"].fn({"text": t}), texts)
-    speed["injection score cmd (batch 64)"] = rate(lambda b: inj.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)]) * 64
+    note(speed, "anchor: trafilatura.extract (HTML, fast=False)", rate(lambda h: trafilatura.extract(h), html))
+    note(speed, "hidden_text stage (HTML)", rate(lambda h: st["hidden_text"].fn({"_html": h}), html))
+    note(speed, "unicode stage", rate(lambda t: st["unicode"].fn({"text": t}), texts))
+    note(speed, "quality stage (per doc)", rate(lambda t: st["quality"].fn({"text": t}), texts))
+    note(speed, "quality score cmd (batch 64)", rate(lambda b: q.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)]) * 64)
+    note(speed, "injection stage (per doc)", rate(lambda t: st["injection"].fn({"text": t}), texts))
+    note(speed, "injection score cmd (batch 64)", rate(lambda b: inj.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)]) * 64)
     if args.compare_injection:
         other_inj = injection.Scorer(args.compare_injection)
-        speed[f"injection score cmd (batch 64), model {args.compare_injection}"] = rate(
-            lambda b: other_inj.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)]) * 64
-    speed["llm stage (per doc)"] = rate(lambda t: st["llm"].fn({"text": t}), texts[:60], 10)
-    speed["llm score cmd (batch 64)"] = rate(lambda b: det.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)], 10) * 64
+        note(speed, f"injection score cmd (batch 64), model {args.compare_injection}", rate(
+            lambda b: other_inj.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)]) * 64)
+    note(speed, "llm stage (per doc)", rate(lambda t: st["llm"].fn({"text": t}), texts[:60], 10))
+    note(speed, "llm score cmd (batch 64)", rate(lambda b: det.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)], 10) * 64)
     if args.compare_llm:
         other = llm_text.Detector(args.compare_llm)
         name = ftm.load_card(os.path.join(args.compare_llm, "card.json"))["params"]["feature_set"]
-        speed[f"llm score cmd (batch 64), model {args.compare_llm} ({name})"] = rate(
-            lambda b: other.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)], 10) * 64
-    speed["triggers: word 3-grams per doc"] = rate(lambda t: ngrams(t, 3), texts)
+        note(speed, f"llm score cmd (batch 64), model {args.compare_llm} ({name})", rate(
+            lambda b: other.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)], 10) * 64)
+    note(speed, "triggers: word 3-grams per doc", rate(lambda t: ngrams(t, 3), texts))
 
     cards = {k: ftm.load_card(os.path.join(ROOT, "filters", "models", k, "card.json")) for k in ("quality", "injection", "llm")}
     metrics = []

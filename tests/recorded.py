@@ -101,10 +101,10 @@ class Recording:
 
     @staticmethod
     def _join(f: str, blocks: list[np.ndarray]):
+        """The function's output from the texts' blocks (at least one: an empty call goes to the function itself)."""
         if f == "encode_windows":
-            return (np.concatenate(blocks) if blocks else np.zeros((0, 384), np.float32),
-                    np.repeat(np.arange(len(blocks)), [len(b) for b in blocks]).astype(np.int64))
-        return np.concatenate(blocks) if blocks else np.zeros((0, 0))
+            return np.concatenate(blocks), np.repeat(np.arange(len(blocks)), [len(b) for b in blocks]).astype(np.int64)
+        return np.concatenate(blocks)
 
     def _agree(self, f: str, live: np.ndarray, rec: np.ndarray) -> None:
         # Relative to each row's size: the statistics' columns differ in scale, and MiniLM's rows are unit vectors
