@@ -76,25 +76,26 @@ def main() -> int:
     det = llm_text.Detector()
     st = {"quality": quality.stage({}), "injection": injection.stage({}), "llm": llm_text.stage({}),
           "unicode": unicode_anomalies.stage({}), "hidden_text": hidden_text.stage({})}
+    batches = [texts[i:i + 64] for i in range(0, len(texts), 64)]  # as the score command reads them (--batch 64)
     speed = {}
     note(speed, "anchor: trafilatura.extract (HTML, fast=False)", rate(lambda h: trafilatura.extract(h), html))
     note(speed, "hidden_text stage (HTML)", rate(lambda h: st["hidden_text"].fn({"_html": h}), html))
     note(speed, "unicode stage", rate(lambda t: st["unicode"].fn({"text": t}), texts))
     note(speed, "quality stage (per doc)", rate(lambda t: st["quality"].fn({"text": t}), texts))
-    note(speed, "quality score cmd (batch 64)", rate(lambda b: q.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)]) * 64)
+    note(speed, "quality score cmd (batch 64)", rate(lambda b: q.score(b), batches) * 64)
     note(speed, "injection stage (per doc)", rate(lambda t: st["injection"].fn({"text": t}), texts))
-    note(speed, "injection score cmd (batch 64)", rate(lambda b: inj.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)]) * 64)
+    note(speed, "injection score cmd (batch 64)", rate(lambda b: inj.score(b), batches) * 64)
     if args.compare_injection:
         other_inj = injection.Scorer(args.compare_injection)
-        note(speed, f"injection score cmd (batch 64), model {args.compare_injection}", rate(
-            lambda b: other_inj.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)]) * 64)
+        note(speed, f"injection score cmd (batch 64), model {args.compare_injection}",
+             rate(lambda b: other_inj.score(b), batches) * 64)
     note(speed, "llm stage (per doc)", rate(lambda t: st["llm"].fn({"text": t}), texts[:60], 10))
-    note(speed, "llm score cmd (batch 64)", rate(lambda b: det.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)], 10) * 64)
+    note(speed, "llm score cmd (batch 64)", rate(lambda b: det.score(b), batches, 10) * 64)
     if args.compare_llm:
         other = llm_text.Detector(args.compare_llm)
         name = ftm.load_card(os.path.join(args.compare_llm, "card.json"))["params"]["feature_set"]
-        note(speed, f"llm score cmd (batch 64), model {args.compare_llm} ({name})", rate(
-            lambda b: other.score(b), [texts[i:i + 64] for i in range(0, len(texts), 64)], 10) * 64)
+        note(speed, f"llm score cmd (batch 64), model {args.compare_llm} ({name})",
+             rate(lambda b: other.score(b), batches, 10) * 64)
     note(speed, "triggers: word 3-grams per doc", rate(lambda t: ngrams(t, 3), texts))
 
     cards = {k: ftm.load_card(os.path.join(ROOT, "filters", "models", k, "card.json")) for k in ("quality", "injection", "llm")}

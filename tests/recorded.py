@@ -74,7 +74,8 @@ class Recording:
             params = [bound.arguments[a] for a in arg_names]
             keys = [hashlib.sha1(json.dumps([f, _model_id(model), params, t]).encode()).hexdigest() for t in texts]
             known = self.blocks[f]
-            spot = set(sorted(set(keys))[:max(1, -(-len(set(keys)) // SPOT))]) if not RECORD else set()
+            unique = sorted(set(keys))
+            spot = set() if RECORD else set(unique[:max(1, -(-len(unique) // SPOT))])
             live = [i for i, k in enumerate(keys) if RECORD or k not in known or k in spot]
             got = dict(zip((keys[i] for i in live), self._split(f, original(model, [texts[i] for i in live],
                                                                                 *args, **kwargs), len(live))))
