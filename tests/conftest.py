@@ -23,7 +23,8 @@ def recorded(request, monkeypatch):
     is replayed, what is still checked live, and how to re-record)."""
     from tests.recorded import Recording
 
-    r = Recording(request.node.name)
+    marker = request.node.get_closest_marker("replay")
+    r = Recording(request.node.name, marker.args if marker else None)
     r.install(monkeypatch)
     yield r
     r.finish()

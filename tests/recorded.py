@@ -14,7 +14,9 @@ Honesty checks, in every call: a pinned sample of its texts (the 1 in SPOT with 
 recomputed live and must agree with the recording (bit-equal on the CPU that recorded it; bf16 kernels round), and
 a text that is not in the recording is computed live and counted, and the test fails at its end with the command
 that re-records. ``GRISTMILL_RECORD=1 python3 -m pytest -n 0 <test>`` records: every text live, the file rewritten
-(tests/fixtures/classifiers/recorded/<test name>.npz).
+(tests/fixtures/classifiers/recorded/<test name>.npz), in float32 whatever the CPU (the exact models, the dtype the
+committed cards' inputs were computed in: a recording made in bf16 would replay one CPU's rounding everywhere). A
+test can replay some of the functions only (``@pytest.mark.replay("residual_means")``: the others run live).
 """
 from __future__ import annotations
 
@@ -45,28 +47,41 @@ class Recording:
                "residual_means": (gguf_lm, "residual_means", ("layers", "max_tokens")),
                "features": (gguf_lm, "features", ("max_tokens", "skip"))}
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, functions: tuple[str, ...] | None = None):
+        unknown = set(functions or ()) - set(self.TARGETS)
+        if unknown:
+            raise ValueError(f"replay: {sorted(unknown)} are not recorded functions; choose from {sorted(self.TARGETS)}")
         self.path = os.path.join(DIR, name + ".npz")
         self.name = name
-        self.blocks: dict[str, dict[str, np.ndarray]] = {f: {} for f in self.TARGETS}
+        self.functions = tuple(functions or self.TARGETS)
+        self.blocks: dict[str, dict[str, np.ndarray]] = {f: {} for f in self.functions}
         self.replayed = self.checked = 0
         self.missed: list[str] = []
         if not RECORD and os.path.exists(self.path):
             with np.load(self.path, allow_pickle=False) as z:
-                for f in self.TARGETS:
+                for f in self.functions:
                     if f + ".keys" in z:
                         data, ends = z[f + ".data"], np.cumsum(z[f + ".rows"])
                         for key, a, b in zip(z[f + ".keys"].astype(str), ends - z[f + ".rows"], ends):
                             self.blocks[f][key] = data[a:b]
 
     def install(self, monkeypatch) -> None:
-        for f, (owner, attr, args) in self.TARGETS.items():
+        if RECORD:  # float32 models, loaded afresh (none cached in bf16 by an earlier test of this process)
+            monkeypatch.setattr(embed, "_bf16_is_fast", lambda: False)
+            monkeypatch.setattr(embed, "_SHARED", {})
+            monkeypatch.setattr(gguf_lm, "_loaded", {})
+        for f in self.functions:
+            owner, attr, args = self.TARGETS[f]
             monkeypatch.setattr(owner, attr, self._wrap(f, getattr(owner, attr), args))
 
     def _wrap(self, f: str, original, arg_names):
         sig = inspect.signature(original)
 
         def call(model, texts, *args, **kwargs):
+            dtype = str(getattr(model, "dtype", "float32")).replace("torch.", "")
+            if RECORD and dtype != "float32":
+                raise AssertionError(f"{f}: recording from a {dtype} model; record in a process of its own, where the "
+                                     f"models load in float32: {self.command()}")
             if not len(texts):
                 return original(model, texts, *args, **kwargs)
             bound = sig.bind(model, texts, *args, **kwargs)

@@ -8,7 +8,6 @@
    the committed cards' held-out metrics (training is deterministic).
 """
 import gzip
-import hashlib
 import json
 import os
 
@@ -270,41 +269,29 @@ def test_rebuild_quality_reproduces_committed_card(tmp_path):
 @needs_data
 @pytest.mark.slow
 @pytest.mark.heavy
-def test_rebuild_injection_reproduces_committed_card(tmp_path):
+@pytest.mark.replay("residual_means")
+def test_rebuild_injection_reproduces_committed_card(tmp_path, recorded):
     """Retrains on the pinned thirty-second of the groups that the full build also trained on and recorded in the card
     (rebuild_check): the same data files, recipe and code must give the same held-out metrics. A full rebuild embeds
     ~17,000 rows with MiniLM (~5 min on a 2-core CPU without bf16 units) and Gemma-3-270M (~1 h there, where the
     committed card's were computed; its language directions on a GPU); `gristmill classifier train --kind injection`
-    does it (README, Classifiers). The subset's Gemma inputs (~3 min of its ~4) come from the fixture
-    rebuild_lm_means.npy (tests/fixtures/classifiers/build.py), which this test checks on a pinned sample of the rows:
-    Gemma recomputed here must give the fixture's means, and the MiniLM embeddings, heads, fastText and metrics are
-    all recomputed from the data files."""
-    from filters import gemma_lm
+    does it (README, Classifiers). Everything is recomputed from the data files, MiniLM included, except Gemma's layer
+    means (~3 min of the ~4), which are replayed from this test's recording with a pinned sample recomputed live
+    (tests/recorded.py)."""
     from filters import injection_train as it
 
     rows = cd.injection_rows()
     sub = it.rebuild_subset(rows)
-    texts = [injection.depad(rows[i]["text"]) for i in sub]
-    meta = json.load(open(os.path.join(FIX, "rebuild_lm_means.json"), encoding="utf-8"))
-    fix = "stale: python tests/fixtures/classifiers/build.py rebuilds it"
-    assert meta["sha1"] == [hashlib.sha1(t.encode()).hexdigest()[:12] for t in texts], f"rebuild_lm_means.json {fix}"
-    assert {k: meta[k] for k in injection.LMHead.meta()} == injection.LMHead.meta(), f"rebuild_lm_means.json {fix}"
-    means = np.load(os.path.join(FIX, "rebuild_lm_means.npy"), allow_pickle=False)
-    lm = gemma_lm.load(sha256=gemma_lm.FILE_SHA256)
-    spot = list(range(0, len(texts), 31))  # 16 rows, short and long (Gemma batches by length: other batch shapes)
-    # measured: equal to the bit on the CPU that built the fixture; bf16 kernels (CPUs with bf16 units) round
-    assert np.allclose(injection.LMHead.encode([texts[i] for i in spot], lm).emb, means[spot], rtol=0.02, atol=0.05), fix
+    old = card("injection")
     # the Gemma head's language directions come from the UDHR's Gemma means, not from the training split: the full
     # build computes them once (up to ~1 h of Gemma on a 2-core CPU) and the subset reuses them, as the build's check did
-    old = card("injection")
     basis = injection.Model.load(injection.DEFAULT_MODEL_DIR).lm_head.basis
     assert basis.shape == (injection.LANGUAGE_DIRECTIONS, 640)
     new = it.train_injection([rows[i] for i in sub], str(tmp_path), families=False, log=lambda *a: None,
-                             lm_windows=injection.Windows(means, np.arange(len(sub)), len(sub)),
-                             lm_info=it.lm_params(lm), lm_basis=(basis, {"language_directions": len(basis)}))
+                             lm_basis=(basis, {"language_directions": len(basis)}))
     assert ftm.data_files((r["file"] for r in rows), cd.DEFAULT_DATA) == old["data_files"]  # the same data, byte for byte
     assert old["rebuild_check"]["rows"] == len(sub)
-    # the committed rebuild_check came from means computed on the CPU by this call (without the fixture); a GPU's
-    # float32 means differed from the CPU's by at most 0.0045 and bf16 kernels round, hence approx
+    # the committed rebuild_check came from float32 means computed on a CPU by this call, as the recording's are; a
+    # GPU's float32 means differed from the CPU's by at most 0.0045, hence approx
     for k in ("n", "n_pos", "auroc", "precision", "recall", "recall_at_1pct_fpr"):
         assert new["heldout"]["combined"][k] == pytest.approx(old["rebuild_check"]["heldout"][k], abs=0.005), k
