@@ -46,7 +46,8 @@ def test_gate_injection_and_false_positives_by_benign_kind(recorded):
     s = injection.Scorer().score([r["text"] for r in data])
     y = [r["label"] for r in data]
     m = ftm.metrics(s, y)
-    # measured 0.985 / 0.814 on 70 attacks of all eight families (28 jailbreaks) with the Gemma head; 0.990 / 0.843
+    # the committed model measured 0.983 / 0.829 and 0.900 at 0.9 (twenty-ninth session; float32 and bf16 alike). When
+    # the Gemma head shipped: 0.985 / 0.814 on 70 attacks of all eight families (28 jailbreaks); 0.990 / 0.843
     # with SmolLM2's, 0.984 / 0.600 before any LM head. With 185 negatives, "1% FPR" allows one, so that floor is loose by nature; the recall at the shipped
     # threshold and the per-kind false-positive rates below are the tighter checks. (0.989 / 0.729 and 0.914 at
     # 0.9 while whole injected documents trained: the 4 documents with a planted instruction here were caught by
